@@ -1,0 +1,22 @@
+// Running tasks in parallel
+export { Parallel } from './parallel.js';
+export type { ParallelRunner, ParallelOutput, ParallelItem, TaskInput } from './parallel.js';
+export { cpuCount } from './options.js';
+export type { ParallelOptions, BackendName, ReturnAs, ErrorMode, ProgressEvent } from './options.js';
+
+// Describing tasks
+export { delayed, task, isTask } from './delayed.js';
+export type { Task, TaskResult, AnyFunction, ModuleRef } from './delayed.js';
+
+// Errors
+export {
+  JoblibError,
+  InvalidOptionError,
+  InvalidTaskError,
+  NotShippableError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+  ClosedError,
+  isJoblibError,
+} from './errors.js';
+export type { JoblibErrorCode, JoblibErrorOptions } from './errors.js';

@@ -1,0 +1,75 @@
+/**
+ * Batching policy: how many tasks travel to a worker in one message. Pure functions of
+ * measurements (no timers, no workers), so they are tested on their own.
+ */
+
+/** Decides the size of the next batch from the durations of the batches before it. */
+export interface BatchSizer {
+  /** Size to give the next batch when there is plenty of input left. */
+  current(): number;
+  /** Feeds back a finished batch: how many tasks ran and how long they took in the worker. */
+  record(tasks: number, durationMs: number): void;
+  /** Whether the last batches may be cut smaller so that workers finish together. */
+  readonly adaptive: boolean;
+}
+
+/** Every batch has the same size, as the user asked. */
+export class FixedBatchSizer implements BatchSizer {
+  readonly adaptive = false;
+  constructor(private readonly size: number) {}
+  current(): number {
+    return this.size;
+  }
+  record(): void {}
+}
+
+/**
+ * Window for the duration of one batch, in ms. Below it the round trip of a message (tens of µs)
+ * is no longer small next to the work; above it a slow batch can leave the other workers idle at
+ * the end. Set with `npm run bench` (bench/auto-batch.ts): 1 µs tasks reach their best speedup from
+ * about 2 ms batches on; 5 ms tasks keep batches of 1.
+ */
+export const MIN_BATCH_MS = 2;
+export const MAX_BATCH_MS = 20;
+/** Where a batch outside the window is steered to. */
+const TARGET_BATCH_MS = 5;
+/** Weight of the newest measurement in the moving average of the cost of one task (joblib uses 0.2 too). */
+const SMOOTHING = 0.2;
+
+/**
+ * joblib's auto-batching, for threads: start at 1; keep a moving average of the cost of one task;
+ * while batches are shorter than the window, at most double; when longer, shrink straight to the size
+ * that fits the target.
+ */
+export class AutoBatchSizer implements BatchSizer {
+  readonly adaptive = true;
+  private size = 1;
+  private perTaskMs: number | undefined;
+
+  current(): number {
+    return this.size;
+  }
+
+  record(tasks: number, durationMs: number): void {
+    if (tasks <= 0 || !(durationMs >= 0)) return;
+    const sample = durationMs / tasks;
+    this.perTaskMs = this.perTaskMs === undefined ? sample : (1 - SMOOTHING) * this.perTaskMs + SMOOTHING * sample;
+    const expectedMs = this.perTaskMs * this.size;
+    if (expectedMs < MIN_BATCH_MS) {
+      const ideal = this.perTaskMs > 0 ? Math.floor(TARGET_BATCH_MS / this.perTaskMs) : Infinity;
+      this.size = Math.max(this.size, Math.min(2 * this.size, ideal));
+    } else if (expectedMs > MAX_BATCH_MS) {
+      this.size = Math.max(1, Math.floor(TARGET_BATCH_MS / this.perTaskMs));
+    }
+  }
+}
+
+/**
+ * Size of the next batch once the number of tasks left is known (`remaining`): near the end of the
+ * input, batches shrink so that every worker gets a share of the last tasks and they finish together.
+ */
+export function nextBatchSize(sizer: BatchSizer, remaining: number | undefined, workers: number): number {
+  const size = sizer.current();
+  if (!sizer.adaptive || remaining === undefined) return size;
+  return Math.max(1, Math.min(size, Math.ceil(remaining / (2 * workers))));
+}

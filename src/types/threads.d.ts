@@ -1,0 +1,27 @@
+// threads.js ships type declarations only for CommonJS resolution; these declare the part of its
+// ES module entries that joblib-ts uses.
+declare module 'threads' {
+  interface SpawnOptions {
+    timeout?: number;
+  }
+  export function spawn<T = unknown>(worker: unknown, options?: SpawnOptions): Promise<T>;
+  export const Thread: {
+    terminate(thread: unknown): Promise<void>;
+  };
+}
+
+declare module 'threads/worker' {
+  export function expose(api: Record<string, (...args: never[]) => unknown> | ((...args: never[]) => unknown)): void;
+}
+
+declare module 'threads/observable' {
+  export interface SubscriptionObserver<T> {
+    next(value: T): void;
+    error(error: unknown): void;
+    complete(): void;
+  }
+  export class Observable<T> {
+    constructor(subscriber: (observer: SubscriptionObserver<T>) => void | (() => void));
+    subscribe(observer: Partial<SubscriptionObserver<T>>): { unsubscribe(): void };
+  }
+}

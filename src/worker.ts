@@ -1,0 +1,105 @@
+/**
+ * Entry of every pool worker. It answers each batch with chunks of outcomes and never throws across
+ * the thread boundary: a task's failure is an outcome; only a dying worker is a crash.
+ */
+import { expose } from 'threads/worker';
+import { Observable } from 'threads/observable';
+import { performance } from 'node:perf_hooks';
+import { isThenable } from './thenable.js';
+import { functionById, prepareFunctions } from './worker-functions.js';
+import { serializeError, type BatchChunk, type BatchRequest, type SerializedError } from './protocol.js';
+
+/**
+ * threads.js keeps a worker alive after an uncaught error and reports it later with a message that
+ * nothing waits for, so the running batch would hang. Without its handlers, an uncaught error ends
+ * the worker as it ends a Node program, and the pool reports ERR_WORKER_CRASHED.
+ */
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  for (const listener of process.listeners(event as 'uncaughtException')) {
+    if (String(listener).includes('postUncaughtErrorMessage')) process.off(event, listener);
+  }
+}
+
+/** While a batch runs without streaming, send what is done at least this often (ms) for progress reports. */
+const FLUSH_INTERVAL_MS = 200;
+
+expose({
+  runBatch(request: BatchRequest) {
+    return new Observable<BatchChunk>((observer) => {
+      runBatch(request, (chunk) => observer.next(chunk)).then(
+        () => observer.complete(),
+        (error: unknown) => observer.error(error),
+      );
+    });
+  },
+});
+
+async function runBatch(request: BatchRequest, emit: (chunk: BatchChunk) => void): Promise<void> {
+  prepareFunctions(request.newFns);
+  const { args, fnIds, cancel } = request;
+  let values: unknown[] = [];
+  let errors: [number, SerializedError][] = [];
+  let ran = 0;
+  let durationMs = 0;
+  let lastFlush = performance.now();
+  const flush = () => {
+    emit(errors.length > 0 ? { values, errors } : { values });
+    values = [];
+    errors = [];
+    lastFlush = performance.now();
+  };
+  if (request.stream) flush(); // tells the caller the first task starts now
+
+  for (let i = 0; i < args.length; i++) {
+    if (Atomics.load(cancel, 0) !== 0) break;
+    let failed = false;
+    const started = performance.now();
+    try {
+      let fn = functionById(typeof fnIds === 'number' ? fnIds : (fnIds[i] as number));
+      if (fn instanceof Promise) fn = await fn;
+      let value = fn(...(args[i] as unknown[]));
+      if (isThenable(value)) value = await value;
+      values.push(checkClonable(value));
+    } catch (error) {
+      failed = true;
+      values.push(undefined);
+      errors.push([values.length - 1, serializeError(error)]);
+    }
+    const ended = performance.now();
+    durationMs += ended - started;
+    ran++;
+    if (failed && !request.settle) break;
+    if (request.stream || failed || ended - lastFlush >= FLUSH_INTERVAL_MS) flush();
+  }
+  emit({ values, ...(errors.length > 0 ? { errors } : {}), done: { durationMs, ran } });
+}
+
+/**
+ * Throws a DataCloneError, as the failure of this task, when its result cannot be sent back; posting
+ * it would otherwise fail the whole batch. Cheap for the common results (primitives, typed arrays,
+ * arrays of primitives); anything else is test-cloned.
+ */
+function checkClonable(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol') throwUnclonable(typeof value);
+    return value;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (Array.isArray(value) && value.every((item) => typeof item !== 'object' && typeof item !== 'function' && typeof item !== 'symbol')) {
+    return value;
+  }
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throwUnclonable((error as Error).message);
+  }
+  return value;
+}
+
+function throwUnclonable(detail: string): never {
+  throw new DOMException(
+    `The task's result cannot be sent back from the worker thread (${detail}). Results travel by structured clone: ` +
+      'functions, symbols, promises and class instances with behaviour do not survive; return plain data.',
+    'DataCloneError',
+  );
+}

@@ -232,7 +232,7 @@ export class Execution {
       if (outcome.ok || this.settings.settle) this.sink.accept(outcome);
       else this.fail(outcome.index, outcome.error);
     }
-    this.settings.progress.update(this.completed, this.total);
+    this.settings.progress.update(this.completed, this.total, this.settings.sizer.current());
     this.wake();
   }
 

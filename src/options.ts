@@ -22,6 +22,8 @@ export interface ProgressEvent {
   readonly total?: number;
   /** Time since the call started, in ms. */
   readonly elapsedMs: number;
+  /** Size the batching policy gives the next batches (moves with `batchSize: 'auto'`). */
+  readonly batchSize: number;
 }
 
 /**

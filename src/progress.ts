@@ -42,10 +42,12 @@ export class ProgressReporter {
     return this.settings.verbose > 0 || this.drawBar || this.settings.onProgress !== undefined;
   }
 
-  update(completed: number, total: number | undefined): void {
+  update(completed: number, total: number | undefined, batchSize: number): void {
     if (!this.active) return;
     const elapsedMs = performance.now() - this.started;
-    this.settings.onProgress?.(total === undefined ? { completed, elapsedMs } : { completed, total, elapsedMs });
+    this.settings.onProgress?.(
+      total === undefined ? { completed, elapsedMs, batchSize } : { completed, total, elapsedMs, batchSize },
+    );
     const done = total !== undefined && completed >= total;
     if (this.settings.verbose > 0 && !done && this.verboseDue(completed, total)) {
       this.output.write(`${this.prefix()}Done ${pad(completed)}${total === undefined ? ' tasks' : ` out of ${pad(total)}`} | elapsed: ${seconds(elapsedMs)}\n`);

@@ -34,6 +34,8 @@ const START_TIMEOUT_MS = 60_000;
 export class PoolWorker {
   /** Function ids this worker has compiled or imported. */
   readonly knownFns = new Set<number>();
+  /** Tasks of the running batch that have ended, written by the worker (see BatchRequest.ended). */
+  private readonly ended = new Int32Array(new SharedArrayBuffer(4));
   private alive = true;
   private busy = false;
   private killedOnPurpose = false;
@@ -82,7 +84,7 @@ export class PoolWorker {
       let timer: NodeJS.Timeout | undefined;
       let subscription: { unsubscribe(): void } | undefined;
       let ended = false;
-      const end = (durationMs: number, ran: number) => {
+      const end = (durationMs: number, ran: number, unrun: readonly PendingTask[] = batch.slice(ran)) => {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
@@ -90,12 +92,13 @@ export class PoolWorker {
         this.native.unref();
         this.onExitWhileBusy = undefined;
         subscription?.unsubscribe();
-        resolve({ durationMs, ran, unrun: batch.slice(ran) });
+        resolve({ durationMs, ran, unrun });
       };
-      const failCurrentTask = (error: unknown) => {
-        const current = batch[next];
-        if (current) report([{ index: current.index, ok: false, error }]);
-        end(0, next + 1);
+      /** Fails the task at `offset`; the tasks after it never ran, and those before it whose results were lost run again. */
+      const failTask = (offset: number, error: unknown) => {
+        const failed = batch[offset];
+        if (failed) report([{ index: failed.index, ok: false, error }]);
+        end(0, offset + 1, [...batch.slice(next, offset), ...batch.slice(offset + 1)]);
       };
       const armTimer = () => {
         const { timeoutMs } = control;
@@ -105,13 +108,15 @@ export class PoolWorker {
           const current = batch[next];
           if (!current) return;
           this.kill();
-          failCurrentTask(timeoutError(current.index, timeoutMs));
+          failTask(next, timeoutError(current.index, timeoutMs));
         }, timeoutMs);
       };
       this.onExitWhileBusy = (code) => {
         if (this.killedOnPurpose) return end(0, next);
-        const current = batch[next];
-        failCurrentTask(
+        const running = Math.max(next, Atomics.load(this.ended, 0));
+        const current = batch[running];
+        failTask(
+          running,
           new WorkerCrashedError(
             `The worker thread running task ${current?.index ?? '?'} died (exit code ${code}` +
               `${this.lastError ? `: ${String((this.lastError as Error)?.message ?? this.lastError)}` : ''}); ` +
@@ -120,6 +125,7 @@ export class PoolWorker {
           ),
         );
       };
+      Atomics.store(this.ended, 0, 0);
       armTimer();
       subscription = this.api.runBatch(this.request(batch, refs, control)).subscribe({
         next: (chunk) => {
@@ -138,7 +144,7 @@ export class PoolWorker {
         },
         error: (error) => {
           if (!this.alive) return; // the exit handler reports it
-          failCurrentTask(new WorkerCrashedError(`A worker thread failed to run a batch: ${String(error)}`, { cause: error }));
+          failTask(next, new WorkerCrashedError(`A worker thread failed to run a batch: ${String(error)}`, { cause: error }));
         },
         complete: () => undefined,
       });
@@ -163,6 +169,7 @@ export class PoolWorker {
       settle: control.settle,
       stream: control.timeoutMs !== undefined,
       cancel: control.cancel,
+      ended: this.ended,
     };
   }
 }

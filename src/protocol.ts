@@ -36,6 +36,11 @@ export interface BatchRequest {
   readonly stream: boolean;
   /** Shared flag: once it is non-zero, start no further task (fail-fast, abort). */
   readonly cancel: Int32Array;
+  /**
+   * Shared counter the worker sets to the number of tasks of this batch that have ended. If the worker
+   * dies, it tells which task was running, even when the results before it were not sent yet.
+   */
+  readonly ended: Int32Array;
 }
 
 /** The outcomes of the next tasks of a batch, in batch order. */

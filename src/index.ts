@@ -1,6 +1,6 @@
 // Running tasks in parallel
 export { Parallel } from './parallel.js';
-export type { ParallelRunner, ParallelOutput, ParallelItem, TaskInput } from './parallel.js';
+export type { ParallelRunner, ParallelOutput, ParallelItem, TaskInput, AnyTask } from './parallel.js';
 export { cpuCount } from './options.js';
 export type { ParallelOptions, BackendName, ReturnAs, ErrorMode, ProgressEvent } from './options.js';
 

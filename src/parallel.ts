@@ -13,8 +13,9 @@ import { ArraySink, ResultStream, StreamSink } from './results.js';
 import { ProgressReporter } from './progress.js';
 import { resolveOptions, type ParallelOptions, type ResolvedOptions } from './options.js';
 
+/** Any task, whatever its function's parameters and result. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyTask = Task<unknown, any>;
+export type AnyTask = Task<unknown, any>;
 
 /** What a runner accepts: any iterable or async iterable of tasks, read lazily. */
 export type TaskInput<T extends AnyTask = AnyTask> = Iterable<T> | AsyncIterable<T>;
@@ -61,7 +62,9 @@ export interface ParallelRunner<O = ParallelOptions> extends AsyncDisposable {
  * for await (const r of Parallel({ nJobs: -1, returnAs: 'generator_unordered' })(tasks)) console.log(r);
  */
 export function Parallel(nJobs?: number): ParallelRunner<{ readonly nJobs: number }>;
-export function Parallel<const O extends ParallelOptions>(options: O): ParallelRunner<O>;
+export function Parallel<const O extends ParallelOptions>(
+  options: O & { readonly [K in Exclude<keyof O, keyof ParallelOptions>]: never },
+): ParallelRunner<O>;
 export function Parallel(options?: number | ParallelOptions): unknown {
   const resolved = resolveOptions(options);
   const running = new Set<Execution>();
@@ -87,15 +90,14 @@ export function Parallel(options?: number | ParallelOptions): unknown {
         .finally(() => running.delete(execution));
     }
     const sink = new StreamSink(resolved.returnAs === 'generator', settle);
-    return new ResultStream(sink, () => {
-      if (problem) throw problem;
-      const execution = start(sink);
-      void execution.run().then(
-        () => running.delete(execution),
-        () => running.delete(execution),
-      );
-      return execution;
-    });
+    return new ResultStream(
+      sink,
+      () => {
+        if (problem) throw problem;
+        return start(sink);
+      },
+      (execution) => running.delete(execution),
+    );
   }) as ParallelRunner<ParallelOptions>;
 
   runner.close = async () => {

@@ -102,6 +102,7 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
   constructor(
     private readonly sink: StreamSink,
     private readonly start: () => Execution,
+    private readonly ended: (execution: Execution) => void,
   ) {}
 
   [Symbol.asyncIterator](): this {
@@ -158,6 +159,9 @@ export class ResultStream<T> implements AsyncIterableIterator<T> {
         this.outcome ??= error === CONSUMER_LEFT ? { failed: false } : { error, failed: true };
       },
     );
-    void this.finished.then(() => this.sink.notify());
+    void this.finished.then(() => {
+      this.ended(execution);
+      this.sink.notify();
+    });
   }
 }

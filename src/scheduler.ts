@@ -38,8 +38,8 @@ const SMOOTHING = 0.2;
 
 /**
  * joblib's auto-batching, for threads: start at 1; keep a moving average of the cost of one task;
- * while batches are shorter than the window, at most double; when longer, shrink straight to the size
- * that fits the target.
+ * while batches are shorter than the window, at most double; when one runs longer, shrink straight
+ * to the size that fits the target.
  */
 export class AutoBatchSizer implements BatchSizer {
   readonly adaptive = true;
@@ -54,12 +54,14 @@ export class AutoBatchSizer implements BatchSizer {
     if (tasks <= 0 || !(durationMs >= 0)) return;
     const sample = durationMs / tasks;
     this.perTaskMs = this.perTaskMs === undefined ? sample : (1 - SMOOTHING) * this.perTaskMs + SMOOTHING * sample;
-    const expectedMs = this.perTaskMs * this.size;
-    if (expectedMs < MIN_BATCH_MS) {
+    // Quick to shrink, slow to grow: a batch that ran long is evidence enough (it keeps the other
+    // workers waiting at the end); growth follows the average, at most x2 per step.
+    const pessimisticMs = Math.max(this.perTaskMs, sample);
+    if (pessimisticMs * this.size > MAX_BATCH_MS) {
+      this.size = Math.max(1, Math.floor(TARGET_BATCH_MS / pessimisticMs));
+    } else if (this.perTaskMs * this.size < MIN_BATCH_MS) {
       const ideal = this.perTaskMs > 0 ? Math.floor(TARGET_BATCH_MS / this.perTaskMs) : Infinity;
       this.size = Math.max(this.size, Math.min(2 * this.size, ideal));
-    } else if (expectedMs > MAX_BATCH_MS) {
-      this.size = Math.max(1, Math.floor(TARGET_BATCH_MS / this.perTaskMs));
     }
   }
 }

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Parallel, delayed, isJoblibError, type ProgressEvent } from '../dist/index.js';
 import { addOffset, renamed, validate } from './fixtures/tasks.mjs';
+import { distance } from './fixtures/typescript-task.js';
+import { task } from '../dist/index.js';
 
 function square(x: number): number {
   return x * x;
@@ -75,6 +77,20 @@ describe('Parallel results', () => {
 
   it('runs functions declared with task() from their module, whatever name they are exported under', async () => {
     assert.deepEqual(await Parallel(2)([delayed(addOffset)(1), delayed(renamed)(21)]), [1001, 42]);
+  });
+
+  it('imports a TypeScript task module in workers when the program runs under tsx', async () => {
+    assert.deepEqual(await Parallel(2)([delayed(distance)({ x: 3, y: 4 }), delayed(distance)({ x: 0, y: 1 })]), [5, 1]);
+  });
+
+  it('refuses task() in the entry script, which every worker would run again', () => {
+    assert.throws(() => task(import.meta.url, function inEntry() {}), { code: 'ERR_INVALID_TASK', message: /entry script/ });
+  });
+
+  it('gives an empty result for an iterator already exhausted', async () => {
+    const tasks = [1, 2].map((x) => delayed(square)(x)).values();
+    assert.deepEqual(await Parallel(2)(tasks), [1, 4]);
+    assert.deepEqual(await Parallel(2)(tasks), []);
   });
 
   it('shares a typed array on a SharedArrayBuffer with the workers instead of copying it', async () => {

@@ -59,8 +59,10 @@ function parseFunction(source: string): { root: EsNode; expression: string; isMe
     }
   }
   // Method shorthand (`name(x) {}`, `async *name() {}`, `[key]() {}`) is only valid inside an object literal.
-  const wrapped = `({${source}\n})`;
-  const object = tryParse(wrapped);
+  // The literal is parsed without the parentheses it is compiled with: acorn leaves parentheses out
+  // of the node it returns, so `({...})` would seem to end before its closing `)`.
+  const literal = `{${source}\n}`;
+  const object = tryParse(literal);
   const property = object?.type === 'ObjectExpression' ? (object['properties'] as EsNode[])[0] : undefined;
   if (!property || (object?.['properties'] as EsNode[]).length !== 1 || property['method'] !== true) {
     if (property && (property['kind'] === 'get' || property['kind'] === 'set')) {
@@ -68,7 +70,15 @@ function parseFunction(source: string): { root: EsNode; expression: string; isMe
     }
     throw new UnsupportedSourceError('its source text could not be parsed as a function');
   }
-  return { root: property['value'] as EsNode, expression: wrapped, isMethod: true };
+  const method = property['value'] as EsNode;
+  if (!property['computed']) return { root: method, expression: `(${literal})`, isMethod: true };
+  // A computed key would be evaluated again where the expression is compiled, in a worker, where the
+  // names it reads may not exist. Calling the method does not need the key, so a string replaces it;
+  // `method.start` is the opening parenthesis of the parameters, just after the key.
+  const prefix = `${method['async'] ? 'async ' : ''}${method['generator'] ? '*' : ''}`;
+  const keyNode = property['key'] as EsNode;
+  const key = JSON.stringify(`[${literal.slice(keyNode.start, keyNode.end)}]`); // the name in stack traces
+  return { root: method, expression: `({${prefix}${key}${literal.slice(method.start)})`, isMethod: true };
 }
 
 function tryParse(text: string): EsNode | undefined {
@@ -97,15 +107,18 @@ class FreeIdentifierCollector {
     const params = fn['params'] as EsNode[];
     for (const param of params) collectBindingNames(param, scope.names);
     const body = fn['body'] as EsNode;
+    // Parameter defaults cannot see the body's declarations: in `(a = b) => { var b }` the default
+    // reads an outer `b`. So the body's names go in a scope of their own, inside the parameters'.
+    const bodyScope: Scope = { names: new Set(), parent: scope };
     if (body.type === 'BlockStatement') {
-      collectVarNames(body, scope.names);
-      collectLexicalNames(body['body'] as EsNode[], scope.names);
+      collectVarNames(body, bodyScope.names);
+      collectLexicalNames(body['body'] as EsNode[], bodyScope.names);
     }
     const savedOwnThis = this.ownThis;
     if (!isArrow && !isRoot) this.ownThis = true;
     for (const param of params) this.visitBinding(param, scope);
-    if (body.type === 'BlockStatement') this.visitStatements(body['body'] as EsNode[], scope);
-    else this.visit(body, scope);
+    if (body.type === 'BlockStatement') this.visitStatements(body['body'] as EsNode[], bodyScope);
+    else this.visit(body, bodyScope);
     this.ownThis = savedOwnThis;
   }
 
@@ -144,9 +157,15 @@ class FreeIdentifierCollector {
         this.visitClass(node, scope);
         return;
       case 'BlockStatement':
-      case 'StaticBlock':
         this.visitStatements(node['body'] as EsNode[], this.blockScope(scope, node['body'] as EsNode[]));
         return;
+      case 'StaticBlock': {
+        // A class static block is a function body of its own: the `var`s declared in it stay in it.
+        const inner = this.blockScope(scope, node['body'] as EsNode[]);
+        collectVarNames(node, inner.names);
+        this.visitStatements(node['body'] as EsNode[], inner);
+        return;
+      }
       case 'ForStatement':
       case 'ForInStatement':
       case 'ForOfStatement':
@@ -244,9 +263,14 @@ class FreeIdentifierCollector {
     if (id) inner.names.add(id['name'] as string);
     this.visit(node['superClass'] as EsNode | null, scope);
     const saved = this.ownThis;
-    this.ownThis = true; // inside a class body `this` and `super` belong to the class
-    for (const member of (node['body'] as EsNode)['body'] as EsNode[]) this.visit(member, inner);
-    this.ownThis = saved;
+    for (const member of (node['body'] as EsNode)['body'] as EsNode[]) {
+      // A computed key is evaluated where the class is defined, with the enclosing `this`.
+      if (member['computed']) this.visit(member['key'] as EsNode, inner);
+      this.ownThis = true; // inside a class body `this` and `super` belong to the class
+      if (member.type === 'StaticBlock') this.visit(member, inner);
+      else this.visit(member['value'] as EsNode | null, inner);
+      this.ownThis = saved;
+    }
   }
 
   /** A binding pattern being declared: its names are not references, but defaults and computed keys are. */

@@ -13,7 +13,9 @@ export type JoblibErrorCode =
   | 'ERR_NOT_SHIPPABLE'
   | 'ERR_TASK_TIMEOUT'
   | 'ERR_WORKER_CRASHED'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_UNHASHABLE'
+  | 'ERR_CACHE_UNWRITABLE';
 
 /** Options shared by the error constructors. */
 export interface JoblibErrorOptions {
@@ -95,6 +97,28 @@ export class ClosedError extends JoblibError {
   }
 }
 
+/** A value cannot be hashed into a cache key: a function, a symbol, a cycle... (`ERR_UNHASHABLE`). */
+export class UnhashableError extends JoblibError {
+  /** Where the value sits in the arguments, such as `args[1].model.fn`. */
+  readonly path: string;
+
+  constructor(message: string, path: string, options?: JoblibErrorOptions) {
+    super('ERR_UNHASHABLE', message, options);
+    this.path = path;
+  }
+}
+
+/** The cache location cannot be created or written (`ERR_CACHE_UNWRITABLE`). */
+export class CacheUnwritableError extends JoblibError {
+  /** The path that could not be written. */
+  readonly location: string;
+
+  constructor(message: string, location: string, options?: JoblibErrorOptions) {
+    super('ERR_CACHE_UNWRITABLE', message, options);
+    this.location = location;
+  }
+}
+
 /**
  * Whether `error` is a joblib-ts error, optionally of the given code. Works across copies of the
  * package, because it looks at the `code` and not at the class.
@@ -112,6 +136,8 @@ const JOBLIB_CODES: ReadonlySet<JoblibErrorCode> = new Set<JoblibErrorCode>([
   'ERR_TASK_TIMEOUT',
   'ERR_WORKER_CRASHED',
   'ERR_CLOSED',
+  'ERR_UNHASHABLE',
+  'ERR_CACHE_UNWRITABLE',
 ]);
 
 /** Describes a received value for error messages: `` `0` (number) ``, `` `"x"` (string) ``. */

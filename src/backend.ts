@@ -19,7 +19,7 @@ export interface PendingTask {
 
 /** What happened to one task. */
 export type Outcome =
-  | { readonly index: number; readonly ok: true; readonly value: unknown }
+  | { readonly index: number; readonly ok: true; readonly value: unknown; readonly durationMs?: number }
   | { readonly index: number; readonly ok: false; readonly error: unknown };
 
 /** How a batch ended. */
@@ -121,7 +121,7 @@ export class InThreadBackend implements Backend {
       } else if (timeoutMs !== undefined && performance.now() - started > timeoutMs) {
         throw timeoutError(index, timeoutMs);
       }
-      return { index, ok: true, value };
+      return { index, ok: true, value, durationMs: performance.now() - started };
     } catch (error) {
       return { index, ok: false, error: withTaskIndex(error, index) };
     } finally {

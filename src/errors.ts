@@ -15,7 +15,8 @@ export type JoblibErrorCode =
   | 'ERR_WORKER_CRASHED'
   | 'ERR_CLOSED'
   | 'ERR_UNHASHABLE'
-  | 'ERR_CACHE_UNWRITABLE';
+  | 'ERR_CACHE_UNWRITABLE'
+  | 'ERR_NOT_IN_CACHE';
 
 /** Options shared by the error constructors. */
 export interface JoblibErrorOptions {
@@ -138,6 +139,7 @@ const JOBLIB_CODES: ReadonlySet<JoblibErrorCode> = new Set<JoblibErrorCode>([
   'ERR_CLOSED',
   'ERR_UNHASHABLE',
   'ERR_CACHE_UNWRITABLE',
+  'ERR_NOT_IN_CACHE',
 ]);
 
 /** Describes a received value for error messages: `` `0` (number) ``, `` `"x"` (string) ``. */

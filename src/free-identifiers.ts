@@ -50,6 +50,23 @@ export function analyzeFunctionSource(source: string): SourceAnalysis {
   return { expression, isMethod, free: [...analyzer.free], contextual: [...analyzer.contextual] };
 }
 
+/**
+ * The names of a function's parameters, in order; `undefined` for a destructured one. A rest
+ * parameter is marked with a leading `...`.
+ * @throws UnsupportedSourceError when the source is not a function
+ */
+export function parameterNames(source: string): (string | undefined)[] {
+  const { root } = parseFunction(source);
+  return (root['params'] as EsNode[]).map((param) => {
+    const target = param.type === 'AssignmentPattern' ? (param['left'] as EsNode) : param;
+    if (target.type === 'Identifier') return target['name'] as string;
+    if (target.type === 'RestElement' && (target['argument'] as EsNode).type === 'Identifier') {
+      return `...${(target['argument'] as EsNode)['name'] as string}`;
+    }
+    return undefined;
+  });
+}
+
 function parseFunction(source: string): { root: EsNode; expression: string; isMethod: boolean } {
   const asExpression = tryParse(source);
   if (asExpression) {

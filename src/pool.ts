@@ -131,7 +131,7 @@ export class PoolWorker {
         next: (chunk) => {
           const outcomes = chunk.values.map((value, offset): Outcome => {
             const index = (batch[next + offset] as PendingTask).index;
-            return { index, ok: true, value };
+            return { index, ok: true, value, durationMs: chunk.durations[offset] ?? 0 };
           });
           for (const [offset, error] of chunk.errors ?? []) {
             const index = (batch[next + offset] as PendingTask).index;

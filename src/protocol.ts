@@ -47,6 +47,8 @@ export interface BatchRequest {
 export interface BatchChunk {
   /** One value per task; the slot of a failed task holds `undefined`. */
   readonly values: unknown[];
+  /** How long each task ran, in ms, parallel to `values` (the cache records it). */
+  readonly durations: number[];
   /** Failures, as [offset within `values`, error]. */
   readonly errors?: readonly (readonly [number, SerializedError])[];
   /** Present on the last chunk of a batch. */

@@ -45,13 +45,15 @@ async function runBatch(request: BatchRequest, emit: (chunk: BatchChunk) => void
   prepareFunctions(request.newFns);
   const { args, fnIds, cancel } = request;
   let values: unknown[] = [];
+  let durations: number[] = [];
   let errors: [number, SerializedError][] = [];
   let ran = 0;
   let durationMs = 0;
   let lastFlush = performance.now();
   const flush = () => {
-    emit(errors.length > 0 ? { values, errors } : { values });
+    emit(errors.length > 0 ? { values, durations, errors } : { values, durations });
     values = [];
+    durations = [];
     errors = [];
     lastFlush = performance.now();
   };
@@ -74,13 +76,14 @@ async function runBatch(request: BatchRequest, emit: (chunk: BatchChunk) => void
       errors.push([values.length - 1, serializeError(error)]);
     }
     const ended = performance.now();
+    durations.push(ended - started);
     durationMs += ended - started;
     ran++;
     Atomics.store(request.ended, 0, ran);
     if (failed && !request.settle) break;
     if (request.stream || failed || ended - lastFlush >= FLUSH_INTERVAL_MS) flush();
   }
-  emit({ values, ...(errors.length > 0 ? { errors } : {}), done: { durationMs, ran } });
+  emit({ values, durations, ...(errors.length > 0 ? { errors } : {}), done: { durationMs, ran } });
 }
 
 /**

@@ -31,12 +31,13 @@ export class JoblibError extends Error {
   /** Stable identifier of the kind of failure. */
   readonly code: JoblibErrorCode;
   /** Position in the input of the task concerned, when one is. */
-  readonly taskIndex?: number;
+  // `declare`: no class field, so that the property exists only when there is an index.
+  declare readonly taskIndex?: number;
 
   constructor(code: JoblibErrorCode, message: string, options: JoblibErrorOptions = {}) {
     super(message, 'cause' in options ? { cause: options.cause } : undefined);
     this.code = code;
-    if (options.taskIndex !== undefined) this.taskIndex = options.taskIndex;
+    if (options.taskIndex !== undefined) Object.defineProperty(this, 'taskIndex', { value: options.taskIndex, enumerable: true });
   }
 
   override get name(): string {
@@ -83,11 +84,11 @@ export class TaskTimeoutError extends JoblibError {
 /** A worker thread died while running a task (`ERR_WORKER_CRASHED`); the worker has been replaced. */
 export class WorkerCrashedError extends JoblibError {
   /** The worker's exit code, when it exited rather than failed to start. */
-  readonly exitCode?: number;
+  declare readonly exitCode?: number;
 
   constructor(message: string, options: JoblibErrorOptions & { exitCode?: number } = {}) {
     super('ERR_WORKER_CRASHED', message, options);
-    if (options.exitCode !== undefined) this.exitCode = options.exitCode;
+    if (options.exitCode !== undefined) Object.defineProperty(this, 'exitCode', { value: options.exitCode, enumerable: true });
   }
 }
 

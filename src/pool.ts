@@ -6,6 +6,7 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { spawn } from './threads-master.js';
 import { WorkerCrashedError } from './errors.js';
+import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
 import { reviveError, type BatchChunk, type BatchRequest, type PoolWorkerData, type ShippedFn } from './protocol.js';
 import { timeoutError, withTaskIndex, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
 import type { FnRef } from './fn-ref.js';
@@ -27,6 +28,10 @@ interface ChunkObserver {
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** Without tsx's flags when there were any; undefined inherits the program's execArgv. */
+let workerExecArgvOverride: string[] | undefined =
+  workerExecArgv().length === process.execArgv.length ? undefined : workerExecArgv();
+const TYPESCRIPT_LOADER = typeScriptLoaderUrl();
 /** How long a new worker may take to load before it counts as failed to start (ms); cold starts take ~30 ms. */
 const START_TIMEOUT_MS = 60_000;
 
@@ -127,7 +132,8 @@ export class PoolWorker {
       };
       Atomics.store(this.ended, 0, 0);
       armTimer();
-      subscription = this.api.runBatch(this.request(batch, refs, control)).subscribe({
+      const request = this.request(batch, refs, control);
+      subscription = this.api.runBatch(request).subscribe({
         next: (chunk) => {
           const outcomes = chunk.values.map((value, offset): Outcome => {
             const index = (batch[next + offset] as PendingTask).index;
@@ -144,6 +150,15 @@ export class PoolWorker {
         },
         error: (error) => {
           if (!this.alive) return; // the exit handler reports it
+          if (next === 0 && (error as Error)?.name === 'DataCloneError') {
+            // The batch could not be sent: some task's arguments cannot be cloned. Those tasks fail
+            // with the DataCloneError; the others never started and run again. The worker never
+            // received the functions this request introduced.
+            for (const { id } of request.newFns) this.knownFns.delete(id);
+            const unclonable = batch.filter((p) => !canClone(p.task.args));
+            report(unclonable.map((p) => ({ index: p.index, ok: false, error: withTaskIndex(argumentsError(p.index, error), p.index) })));
+            return end(0, 0, batch.filter((p) => !unclonable.includes(p)));
+          }
           failTask(next, new WorkerCrashedError(`A worker thread failed to run a batch: ${String(error)}`, { cause: error }));
         },
         complete: () => undefined,
@@ -172,6 +187,25 @@ export class PoolWorker {
       ended: this.ended,
     };
   }
+}
+
+function canClone(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function argumentsError(index: number, cause: unknown): Error {
+  const error = new DOMException(
+    `The arguments of task ${index} cannot be sent to a worker thread (${(cause as Error)?.message ?? cause}). ` +
+      'Arguments travel by structured clone: functions, symbols and promises do not survive; pass plain data, ' +
+      "or use backend 'async' or 'sequential'.",
+    'DataCloneError',
+  );
+  return Object.assign(error, { cause });
 }
 
 /** Adapts a `worker_threads` Worker to the interface threads.js expects, without its path rewriting. */
@@ -235,11 +269,18 @@ export async function terminateIdleWorkers(): Promise<void> {
 }
 
 async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorker> {
-  const workerData: PoolWorkerData = { joblibTsWorker: true };
-  const native = new Worker(WORKER_URL, {
-    workerData,
-    ...(config.resourceLimits ? { resourceLimits: config.resourceLimits } : {}),
-  });
+  const workerData: PoolWorkerData = { joblibTsWorker: true, ...(TYPESCRIPT_LOADER ? { typeScriptLoader: TYPESCRIPT_LOADER } : {}) };
+  const options = { workerData, ...(config.resourceLimits ? { resourceLimits: config.resourceLimits } : {}) };
+  let native: Worker;
+  try {
+    native = new Worker(WORKER_URL, workerExecArgvOverride ? { ...options, execArgv: workerExecArgvOverride } : options);
+  } catch (error) {
+    // Flags given explicitly are checked, and some (V8 heap sizes...) are refused for a thread,
+    // while inherited ones are not: fall back to inheriting them, tsx included.
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || !workerExecArgvOverride) throw error;
+    workerExecArgvOverride = undefined;
+    native = new Worker(WORKER_URL, options);
+  }
   startedCount++;
   let onError: ((error: Error) => void) | undefined;
   let onExit: ((code: number) => void) | undefined;

@@ -14,6 +14,8 @@ export const MODULE_REF: unique symbol = Symbol.for('joblib-ts.module-ref') as n
 /** `workerData` of the pool's workers: tells joblib-ts, when a task imports it inside a worker, where it is. */
 export interface PoolWorkerData {
   readonly joblibTsWorker: true;
+  /** URL of tsx's ESM API when the program runs under tsx: the worker registers it for TypeScript task modules. */
+  readonly typeScriptLoader?: string;
 }
 
 /** A function the worker has not seen yet: compile or import it, and remember it under `id`. */

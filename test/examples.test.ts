@@ -1,0 +1,72 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { main as factorials } from '../examples/factorials.js';
+import { main as perfectNumbers, isPerfect } from '../examples/perfect-numbers.js';
+import { main as squares } from '../examples/squares.js';
+import { main as sleepIo } from '../examples/sleep-io.js';
+import { main as checksums } from '../examples/checksums.js';
+import type { Summary } from '../examples/timing.js';
+
+/** Collects what an example prints. */
+function recorder(): { log: (line: string) => void; lines: string[] } {
+  const lines: string[] = [];
+  return { log: (line) => lines.push(line), lines };
+}
+
+function assertTimings(summary: Summary): void {
+  assert.equal(summary.equal, true);
+  for (const key of ['sequentialMs', 'parallelMs', 'speedup'] as const) {
+    assert.ok(Number.isFinite(summary[key]) && summary[key] > 0, `${key} is ${summary[key]}`);
+  }
+  assert.ok(Math.abs(summary.speedup - summary.sequentialMs / summary.parallelMs) < 1e-9);
+}
+
+describe('examples', () => {
+  it('factorials: BigInt results of Parallel equal those of the loop', async () => {
+    const { log, lines } = recorder();
+    const summary = await factorials({ upTo: 150, log });
+    assertTimings(summary);
+    assert.ok(summary.warmParallelMs > 0);
+    assert.match(lines.join('\n'), /All 150 results equal/);
+  });
+
+  it('perfect numbers: finds 6, 28 and 496 below 3000, with batchSize auto growing past 1', async () => {
+    const { log, lines } = recorder();
+    const summary = await perfectNumbers({ below: 3000, log });
+    assertTimings(summary);
+    assert.deepEqual(summary.perfect, [6, 28, 496]);
+    assert.ok(summary.maxBatchSize > 1, `batch size stayed at ${summary.maxBatchSize}`);
+    assert.ok(summary.lastBatchSize >= 1 && summary.lastBatchSize <= summary.maxBatchSize);
+    assert.match(lines.join('\n'), /Perfect numbers found: 6, 28, 496\n/);
+  });
+
+  it('perfect numbers: the check itself', () => {
+    assert.deepEqual(
+      Array.from({ length: 10_000 }, (_, i) => i).filter((n) => n > 0 && isPerfect(n)),
+      [6, 28, 496, 8128],
+    );
+  });
+
+  it('squares: tiny tasks give equal results with batchSize auto and 1', async () => {
+    const { log } = recorder();
+    const summary = await squares({ n: 10, many: 2000, log });
+    assertTimings(summary);
+    assert.equal(summary.many.count, 2000);
+    assert.ok(summary.many.maxBatchSize > 1);
+    for (const key of ['sequentialMs', 'autoMs', 'oneByOneMs'] as const) assert.ok(summary.many[key] > 0);
+  });
+
+  it('sleep-io: the async backend overlaps waits', async () => {
+    const { log } = recorder();
+    const summary = await sleepIo({ count: 16, latencyMs: 10, nJobs: 8, log });
+    assertTimings(summary);
+    // 16 waits of 10 ms one after the other, against two rounds of 8 overlapping waits.
+    assert.ok(summary.parallelMs < summary.sequentialMs, `${summary.parallelMs} ms vs ${summary.sequentialMs} ms`);
+  });
+
+  it('checksums: a task() function from examples/tasks.ts runs in the workers', async () => {
+    const { log } = recorder();
+    const summary = await checksums({ count: 20, rounds: 50, log });
+    assertTimings(summary);
+  });
+});

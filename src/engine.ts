@@ -10,6 +10,8 @@ import type { Backend, BatchEnd, Outcome, PendingTask } from './backend.js';
 import { nextBatchSize, type BatchSizer } from './scheduler.js';
 import type { ProgressReporter } from './progress.js';
 import { TaskQueue } from './task-queue.js';
+import { CacheStage } from './cache-stage.js';
+import { cachedCallOf } from './cached-function.js';
 
 /** Where outcomes go: an array being filled, or a generator's buffer. */
 export interface ResultSink {
@@ -52,6 +54,18 @@ export class Execution {
   private wakeUp: (() => void) | undefined;
   private wokenEarly = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly cache = new CacheStage({
+    deliver: (outcome) => this.take(outcome),
+    enqueue: (index, task) => {
+      try {
+        this.queue.push({ index, task, fnId: this.backend.prepare(task) });
+      } catch (error) {
+        this.fail(index, error);
+      }
+    },
+    fail: (index, error) => this.fail(index, error),
+    wake: () => this.wake(),
+  });
 
   constructor(
     private readonly source: TaskSource,
@@ -75,11 +89,13 @@ export class Execution {
       if (Array.isArray(this.source)) this.checkAll(this.source);
       while (!this.stopping) {
         await this.readInput(iterator);
+        this.cache.lookUp();
         this.dispatch(true);
-        if (this.inputDone && this.queue.size === 0 && this.running === 0) break;
+        if (this.inputDone && this.queue.size === 0 && this.running === 0 && !this.cache.busy) break;
         await this.sleep();
       }
-      while (this.running > 0) await this.sleep();
+      while (this.running > 0 || this.cache.busy) await this.sleep();
+      await this.cache.flushed();
     } finally {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(this.graceTimer);
@@ -130,7 +146,9 @@ export class Execution {
       const task = this.checkTask(tasks[index], index);
       if (!seen.has(task.fn)) {
         seen.add(task.fn);
-        this.backend.prepare(task);
+        // A cached function's misses run its underlying function: that one must be able to run here.
+        const call = cachedCallOf(task.fn);
+        this.backend.prepare(call ? { fn: call.inner, args: task.args } : task);
       }
     }
   }
@@ -183,7 +201,7 @@ export class Execution {
       const index = this.read++;
       try {
         const task = this.checkTask(result.value, index);
-        this.queue.push({ index, task, fnId: this.backend.prepare(task) });
+        if (!this.cache.admit(index, task)) this.queue.push({ index, task, fnId: this.backend.prepare(task) });
       } catch (error) {
         this.fail(index, error);
         return;
@@ -228,10 +246,17 @@ export class Execution {
 
   private onOutcomes(outcomes: readonly Outcome[]): void {
     for (const outcome of outcomes) {
-      this.completed++;
-      if (outcome.ok || this.settings.settle) this.sink.accept(outcome);
-      else this.fail(outcome.index, outcome.error);
+      this.cache.observe(outcome);
+      this.take(outcome);
     }
+    this.cache.storeComputed();
+  }
+
+  /** Counts one task as completed and hands its outcome on. */
+  private take(outcome: Outcome): void {
+    this.completed++;
+    if (outcome.ok || this.settings.settle) this.sink.accept(outcome);
+    else this.fail(outcome.index, outcome.error);
     this.settings.progress.update(this.completed, this.total, this.settings.sizer.current());
     this.wake();
   }

@@ -17,6 +17,15 @@ export {
   TaskTimeoutError,
   WorkerCrashedError,
   ClosedError,
+  UnhashableError,
+  CacheUnwritableError,
   isJoblibError,
 } from './errors.js';
 export type { JoblibErrorCode, JoblibErrorOptions } from './errors.js';
+
+// Caching results
+export { Memory } from './memory.js';
+export type { MemoryOptions, ReduceSizeLimits, CacheEntryInfo } from './memory.js';
+export type { CacheOptions, CachedFunction, EntryMetadata, ShelvedResult } from './cached-function.js';
+export { hash, hashArguments } from './hash.js';
+export type { CacheStore, StoreWarning } from './store.js';

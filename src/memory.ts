@@ -49,8 +49,6 @@ export interface CacheEntryInfo extends EntryMetadata {
   readonly functionId: string;
 }
 
-/** Least time between two automatic evictions under `bytesLimit`, in ms. */
-const AUTO_EVICT_INTERVAL_MS = 1000;
 
 /**
  * A disk-backed memo cache.
@@ -68,7 +66,8 @@ export class Memory implements AsyncDisposable {
   private readonly lruBytes: number | undefined;
   private opened: Promise<CacheStore> | undefined;
   private readonly retired = new Map<string, Promise<void>>();
-  private lastEviction = 0;
+  /** Bytes stored, as far as this process knows (an upper bound), while `bytesLimit` is set. */
+  private storedBytes: number | undefined;
 
   constructor(options: MemoryOptions | string | null) {
     const normalized: MemoryOptions = typeof options === 'string' || options === null ? { location: options } : options;
@@ -113,6 +112,7 @@ export class Memory implements AsyncDisposable {
   async clear(): Promise<void> {
     const store = await this.store();
     await store?.clear();
+    this.storedBytes = undefined;
   }
 
   /**
@@ -183,10 +183,18 @@ export class Memory implements AsyncDisposable {
     if (this.verbose >= level) process.stderr.write(`${message}\n`);
   }
 
-  private async autoEvict(): Promise<void> {
-    if (this.bytesLimit === undefined || Date.now() - this.lastEviction < AUTO_EVICT_INTERVAL_MS) return;
-    this.lastEviction = Date.now();
+  /**
+   * Keeps the cache under `bytesLimit` after a write of `written` bytes. A running total (an upper
+   * bound: a rewritten key counts twice) avoids listing the whole cache after every write; only when
+   * it passes the limit are the real sizes read and the least recently used entries evicted.
+   */
+  private async autoEvict(store: CacheStore, written: number): Promise<void> {
+    if (this.bytesLimit === undefined) return;
+    this.storedBytes ??= (await store.list()).reduce((sum, e) => sum + e.size, 0) - written;
+    this.storedBytes += written;
+    if (this.storedBytes <= this.bytesLimit) return;
     const removed = await this.reduceSize({ bytesLimit: this.bytesLimit });
+    this.storedBytes = (await store.list()).reduce((sum, e) => sum + e.size, 0);
     if (removed > 0) this.log(1, `[Memory] evicted ${removed} entries to stay under ${this.bytesLimit} bytes`);
   }
 
@@ -215,14 +223,14 @@ export class Memory implements AsyncDisposable {
       async store(identity, results) {
         const store = (await memory.store()) as CacheStore;
         const createdAt = Date.now();
-        await store.setMany(
+        const written = await store.setMany(
           results.map((r: ComputedResult) => ({
             key: r.key,
             value: r.value,
             meta: { fn: identity.id, args: summarizeArguments(r.args), createdAt, durationMs: r.durationMs },
           })),
         );
-        await memory.autoEvict();
+        await memory.autoEvict(store, written);
       },
       retire(identity) {
         let done = memory.retired.get(identity.id);

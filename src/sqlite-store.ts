@@ -219,14 +219,14 @@ class SqliteStore implements CacheStore {
     return db ? this.exclusive(() => db.keyv.has(key)) : false;
   }
 
-  async setMany(entries: readonly NewEntry[]): Promise<void> {
+  async setMany(entries: readonly NewEntry[]): Promise<number> {
     this.assertOpen();
     const prepared = encodeEntries(entries, (warning) => this.warn(warning)).map((entry): Prepared => {
       const { bytes } = entry;
       const large = bytes.length >= this.largeValueBytes;
       return { ...entry, ref: large ? { kind: 'file', size: bytes.length, sha1: sha1(bytes), raw: '' } : { kind: 'inline', bytes, raw: '' } };
     });
-    if (prepared.length === 0) return;
+    if (prepared.length === 0) return 0;
     const large = prepared.filter((p) => p.ref.kind === 'file');
     const db = (await this.connection(true)) as Db; // a write gets a connection or throws
     const temps = new Map<string, string>();
@@ -270,6 +270,7 @@ class SqliteStore implements CacheStore {
     } finally {
       await Promise.all([...temps.values()].map((temp) => unlink(temp).catch(() => undefined)));
     }
+    return prepared.reduce((sum, p) => sum + p.bytes.length, 0);
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {

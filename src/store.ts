@@ -60,9 +60,10 @@ export interface CacheStore {
    * Stores `entries` in ONE transaction: after a failure none of them is written. An entry whose
    * value cannot be encoded is skipped with an `UNSERIALIZABLE_VALUE` warning and the others are
    * stored. When two entries have the same key, the last one wins.
+   * @returns the bytes of the values stored (so that callers can keep a running total)
    * @throws CacheUnwritableError when the location cannot be created or written
    */
-  setMany(entries: readonly NewEntry[]): Promise<void>;
+  setMany(entries: readonly NewEntry[]): Promise<number>;
   /** Deletes the entries of `keys`; resolves to the number of entries that existed. */
   deleteMany(keys: readonly string[]): Promise<number>;
   /** Deletes every entry in this location. */

@@ -5,7 +5,11 @@ import { main as perfectNumbers, isPerfect } from '../examples/perfect-numbers.j
 import { main as squares } from '../examples/squares.js';
 import { main as sleepIo } from '../examples/sleep-io.js';
 import { main as checksums } from '../examples/checksums.js';
+import { main as sweep } from '../examples/hyperparameter-sweep.js';
 import type { Summary } from '../examples/timing.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Collects what an example prints. */
 function recorder(): { log: (line: string) => void; lines: string[] } {
@@ -68,5 +72,25 @@ describe('examples', () => {
     const { log } = recorder();
     const summary = await checksums({ count: 20, rounds: 50, log });
     assertTimings(summary);
+  });
+
+  it('hyperparameter sweep: the second run answers every grid point from the cache with the same table', async () => {
+    const location = mkdtempSync(join(tmpdir(), 'joblib-ts-sweep-'));
+    try {
+      const options = { location, samples: 300, alphas: [0.1, 10], degrees: [1, 3], nJobs: 2, log: recorder().log };
+      const first = await sweep(options);
+      assert.equal(first.hits, 0);
+      assert.equal(first.misses, 4);
+      const { log, lines } = recorder();
+      const second = await sweep({ ...options, log });
+      assert.equal(second.hits, 4);
+      assert.equal(second.misses, 0);
+      assert.deepEqual(second.table, first.table);
+      assert.deepEqual(second.best, first.best);
+      assert.ok(second.savedMs > 0);
+      assert.match(lines.join('\n'), /4 from the cache, 0 computed/);
+    } finally {
+      rmSync(location, { recursive: true, force: true });
+    }
   });
 });

@@ -267,7 +267,7 @@ describe('Memory', () => {
     const cached = memory.cache((model: { fn: unknown }) => typeof model.fn);
     await assert.rejects(cached({ fn: () => 1 }), (error: unknown) => {
       assert.ok(isJoblibError(error, 'ERR_UNHASHABLE'));
-      assert.equal((error as Error & { path: string }).path, 'args[0].fn');
+      assert.equal((error as unknown as { path: string }).path, 'args[0].fn');
       return true;
     });
   });

@@ -188,8 +188,10 @@ describe('Memory', () => {
   it('evicts least recently used entries first with reduceSize by items, bytes and age', async () => {
     await using memory = new Memory({ location });
     const cached = memory.cache((x: number) => new Float64Array(100).fill(x));
-    for (const x of [1, 2, 3, 4]) await cached(x);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const x of [1, 2, 3, 4]) {
+      await cached(x);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // distinct times of last use
+    }
     await cached(1); // now the most recently used
     assert.equal(await memory.reduceSize({ itemsLimit: 3 }), 1);
     const keptAfterItems = (await memory.entries()).map((e) => e.args).sort();

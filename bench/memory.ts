@@ -1,0 +1,132 @@
+/**
+ * What Memory costs, through its public API, in one process (medians):
+ * - a hit served from the in-memory LRU (hashing the arguments included);
+ * - a hit served from SQLite by a freshly opened Memory (cold LRU, connection opened by a warm-up read);
+ * - the time a miss adds to the computation itself (lookup, encoding, one synced write);
+ * - hashing a 64 MiB Float64Array, next to raw node:crypto over the same bytes;
+ * - rerunning a finished 10,000-task Parallel sweep of a cached function.
+ *
+ * Run directly (after `npm run build`): `node --import tsx bench/memory.ts`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { Memory, Parallel, delayed } from '../dist/index.js';
+import { hashThroughput } from './hash-throughput.js';
+
+export interface MemoryBenchResult {
+  readonly lruHitUs: number;
+  readonly sqliteHitUs: number;
+  readonly missOverheadUs: number;
+  readonly hashMibPerSec: number;
+  readonly cryptoMibPerSec: Record<string, number>;
+  readonly sweepTasks: number;
+  readonly sweepFirstMs: number;
+  readonly sweepRerunMs: number;
+}
+
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1] as number;
+};
+
+/** What a memoized model evaluation typically returns. */
+function evaluate(params: { alpha: number; depth: number }): { score: number; weights: Float64Array } {
+  return { score: params.alpha * params.depth, weights: new Float64Array(16).fill(params.alpha) };
+}
+
+/** A cheap task for the sweep: the rerun measures lookups, not computation. */
+function cube(x: number): number {
+  return x * x * x;
+}
+
+export async function memoryBench(options: { quick?: boolean } = {}): Promise<MemoryBenchResult> {
+  const location = await mkdtemp(join(tmpdir(), 'joblib-memory-bench-'));
+  const samples = options.quick ? 500 : 2_000;
+  try {
+    const params = (i: number) => ({ alpha: i / 1000, depth: i % 7 });
+    // Misses: each call a new key; the bare call's time is subtracted.
+    const memory = new Memory({ location });
+    const cached = memory.cache(evaluate);
+    const missUs: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const p = params(i);
+      const t0 = performance.now();
+      evaluate(p);
+      const t1 = performance.now();
+      await cached(p);
+      const t2 = performance.now();
+      missUs.push((t2 - t1 - (t1 - t0)) * 1000);
+    }
+    // LRU hits: the same keys again, in this Memory.
+    const lruUs: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const p = params(i);
+      const t0 = performance.now();
+      await cached(p);
+      lruUs.push((performance.now() - t0) * 1000);
+    }
+    await memory.close();
+    // SQLite hits: a new Memory (new connection, empty LRU), each key read once.
+    const fresh = new Memory({ location });
+    const freshCached = fresh.cache(evaluate);
+    await freshCached(params(0));
+    const sqliteUs: number[] = [];
+    for (let i = 1; i < samples; i++) {
+      const p = params(i);
+      const t0 = performance.now();
+      await freshCached(p);
+      sqliteUs.push((performance.now() - t0) * 1000);
+    }
+    // The sweep: computed once, then rerun.
+    const sweepTasks = 10_000;
+    const cachedCube = fresh.cache(cube);
+    const tasks = () => Array.from({ length: sweepTasks }, (_, i) => delayed(cachedCube)(i));
+    let t0 = performance.now();
+    await Parallel(2)(tasks());
+    const sweepFirstMs = performance.now() - t0;
+    t0 = performance.now();
+    await Parallel(2)(tasks());
+    const sweepRerunMs = performance.now() - t0;
+    await fresh.close();
+    const hashing = await hashThroughput();
+    return {
+      lruHitUs: median(lruUs),
+      sqliteHitUs: median(sqliteUs),
+      missOverheadUs: median(missUs),
+      hashMibPerSec: hashing.mibPerSec,
+      cryptoMibPerSec: hashing.cryptoMibPerSec,
+      sweepTasks,
+      sweepFirstMs,
+      sweepRerunMs,
+    };
+  } finally {
+    await rm(location, { recursive: true, force: true });
+  }
+}
+
+/** The result as a Markdown section of bench/RESULTS.md. */
+export function memoryMarkdown(r: MemoryBenchResult): string {
+  const crypto = Object.entries(r.cryptoMibPerSec).map(([name, v]) => `${name} ${Math.round(v)} MiB/s`).join(', ');
+  return [
+    '# Memory benchmark',
+    '',
+    'Written by `npm run bench` (bench/memory.ts): medians, one process, through the public API.',
+    '',
+    '| Measure | Value |',
+    '|---|--:|',
+    `| Hit served from the in-memory LRU (hashing included) | ${r.lruHitUs.toFixed(1)} µs |`,
+    `| Hit served from SQLite by a freshly opened Memory | ${r.sqliteHitUs.toFixed(1)} µs |`,
+    `| Overhead a miss adds to the computation | ${r.missOverheadUs.toFixed(1)} µs |`,
+    `| hash() of a 64 MiB Float64Array | ${Math.round(r.hashMibPerSec)} MiB/s (raw node:crypto: ${crypto}) |`,
+    `| Parallel(2) over ${r.sweepTasks.toLocaleString('en')} cached tasks, first run | ${r.sweepFirstMs.toFixed(0)} ms |`,
+    `| The same call again, every task from the cache | ${r.sweepRerunMs.toFixed(0)} ms |`,
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(memoryMarkdown(await memoryBench({ quick: process.argv.includes('--quick') })));
+}

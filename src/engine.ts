@@ -54,6 +54,7 @@ export class Execution {
   private wakeUp: (() => void) | undefined;
   private wokenEarly = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  private checkedUpFront = false;
   private readonly cache = new CacheStage({
     deliver: (outcome) => this.take(outcome),
     enqueue: (index, task) => {
@@ -86,7 +87,10 @@ export class Execution {
     signal?.addEventListener('abort', onAbort, { once: true });
     const iterator = openIterator(this.source);
     try {
-      if (Array.isArray(this.source)) this.checkAll(this.source);
+      if (Array.isArray(this.source)) {
+        this.checkAll(this.source);
+        this.checkedUpFront = true;
+      }
       while (!this.stopping) {
         await this.readInput(iterator);
         this.cache.lookUp();
@@ -200,7 +204,8 @@ export class Execution {
       }
       const index = this.read++;
       try {
-        const task = this.checkTask(result.value, index);
+        // An array was checked whole before the start.
+        const task = this.checkedUpFront ? (result.value as Task) : this.checkTask(result.value, index);
         if (!this.cache.admit(index, task)) this.queue.push({ index, task, fnId: this.backend.prepare(task) });
       } catch (error) {
         this.fail(index, error);

@@ -4,11 +4,13 @@
  * process alive only while it runs a batch, so a script that calls Parallel and returns exits.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { spawn } from './threads-master.js';
+import { spawn, Transfer } from './threads-master.js';
+import { transferables } from './batch-codec.js';
+import { BatchRun } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
-import { reviveError, type BatchChunk, type BatchRequest, type PoolWorkerData, type ShippedFn } from './protocol.js';
-import { timeoutError, withTaskIndex, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
+import type { BatchChunk, BatchRequest, PoolWorkerData } from './protocol.js';
+import type { BatchEnd, Outcome, PendingTask, RunControl } from './backend.js';
 import type { FnRef } from './fn-ref.js';
 
 /** Settings that make workers interchangeable: workers are pooled per configuration. */
@@ -35,17 +37,15 @@ const TYPESCRIPT_LOADER = typeScriptLoaderUrl();
 /** How long a new worker may take to load before it counts as failed to start (ms); cold starts take ~30 ms. */
 const START_TIMEOUT_MS = 60_000;
 
-/** One worker thread and what it has been sent. */
+/** One worker thread, the batches sent to it (run one after the other, in order) and what it knows. */
 export class PoolWorker {
   /** Function ids this worker has compiled or imported. */
   readonly knownFns = new Set<number>();
-  /** Tasks of the running batch that have ended, written by the worker (see BatchRequest.ended). */
-  private readonly ended = new Int32Array(new SharedArrayBuffer(4));
+  /** Batches sent and not yet ended, in the order the worker runs them. */
+  private readonly runs: BatchRun[] = [];
   private alive = true;
-  private busy = false;
   private killedOnPurpose = false;
   private lastError: unknown;
-  private onExitWhileBusy: ((code: number) => void) | undefined;
 
   constructor(
     private readonly native: Worker,
@@ -57,7 +57,10 @@ export class PoolWorker {
     });
     native.on('exit', (code) => {
       this.alive = false;
-      this.onExitWhileBusy?.(code);
+      let crashReported = false;
+      for (const run of [...this.runs]) {
+        if (run.workerDied(code, this.lastError, this.killedOnPurpose, crashReported)) crashReported = true;
+      }
     });
   }
 
@@ -65,147 +68,39 @@ export class PoolWorker {
     return this.alive;
   }
 
-  get isBusy(): boolean {
-    return this.busy;
+  /** Batches sent to this worker and not yet ended. */
+  get load(): number {
+    return this.runs.length;
   }
 
-  /** Ends the worker now; a batch it is running resolves with its unfinished tasks, reporting no failure. */
+  get isBusy(): boolean {
+    return this.runs.length > 0;
+  }
+
+  /** Ends the worker now; its batches resolve with their unfinished tasks, reporting no failure. */
   kill(): void {
     this.killedOnPurpose = true;
+    this.alive = false; // going away: it takes no more batches
     void this.native.terminate();
   }
 
-  /** Runs one batch; resolves when it ends, whatever the way. */
+  /** Sends one batch; it runs after those already sent. Resolves when it ends, whatever the way. */
   run(
     batch: readonly PendingTask[],
     refs: ReadonlyMap<number, FnRef>,
     control: RunControl,
     report: (outcomes: Outcome[]) => void,
   ): Promise<BatchEnd> {
-    this.busy = true;
-    this.native.ref(); // a running batch keeps the process alive; an idle worker never does
-    return new Promise<BatchEnd>((resolve) => {
-      let next = 0; // offset in `batch` of the first task without an outcome
-      let timer: NodeJS.Timeout | undefined;
-      let subscription: { unsubscribe(): void } | undefined;
-      let ended = false;
-      const end = (durationMs: number, ran: number, unrun: readonly PendingTask[] = batch.slice(ran)) => {
-        if (ended) return;
-        ended = true;
-        clearTimeout(timer);
-        this.busy = false;
-        this.native.unref();
-        this.onExitWhileBusy = undefined;
-        subscription?.unsubscribe();
-        resolve({ durationMs, ran, unrun });
-      };
-      /** Fails the task at `offset`; the tasks after it never ran, and those before it whose results were lost run again. */
-      const failTask = (offset: number, error: unknown) => {
-        const failed = batch[offset];
-        if (failed) report([{ index: failed.index, ok: false, error }]);
-        end(0, offset + 1, [...batch.slice(next, offset), ...batch.slice(offset + 1)]);
-      };
-      const armTimer = () => {
-        const { timeoutMs } = control;
-        if (timeoutMs === undefined) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          const current = batch[next];
-          if (!current) return;
-          this.kill();
-          failTask(next, timeoutError(current.index, timeoutMs));
-        }, timeoutMs);
-      };
-      this.onExitWhileBusy = (code) => {
-        if (this.killedOnPurpose) return end(0, next);
-        const running = Math.max(next, Atomics.load(this.ended, 0));
-        const current = batch[running];
-        failTask(
-          running,
-          new WorkerCrashedError(
-            `The worker thread running task ${current?.index ?? '?'} died (exit code ${code}` +
-              `${this.lastError ? `: ${String((this.lastError as Error)?.message ?? this.lastError)}` : ''}); ` +
-              'it has been replaced.',
-            { taskIndex: current?.index, exitCode: code, cause: this.lastError },
-          ),
-        );
-      };
-      Atomics.store(this.ended, 0, 0);
-      armTimer();
-      const request = this.request(batch, refs, control);
-      subscription = this.api.runBatch(request).subscribe({
-        next: (chunk) => {
-          const outcomes = chunk.values.map((value, offset): Outcome => {
-            const index = (batch[next + offset] as PendingTask).index;
-            return { index, ok: true, value, durationMs: chunk.durations[offset] ?? 0 };
-          });
-          for (const [offset, error] of chunk.errors ?? []) {
-            const index = (batch[next + offset] as PendingTask).index;
-            outcomes[offset] = { index, ok: false, error: withTaskIndex(reviveError(error), index) };
-          }
-          next += outcomes.length;
-          if (outcomes.length > 0) report(outcomes);
-          if (chunk.done) end(chunk.done.durationMs, chunk.done.ran);
-          else armTimer();
-        },
-        error: (error) => {
-          if (!this.alive) return; // the exit handler reports it
-          if (next === 0 && (error as Error)?.name === 'DataCloneError') {
-            // The batch could not be sent: some task's arguments cannot be cloned. Those tasks fail
-            // with the DataCloneError; the others never started and run again. The worker never
-            // received the functions this request introduced.
-            for (const { id } of request.newFns) this.knownFns.delete(id);
-            const unclonable = batch.filter((p) => !canClone(p.task.args));
-            report(unclonable.map((p) => ({ index: p.index, ok: false, error: withTaskIndex(argumentsError(p.index, error), p.index) })));
-            return end(0, 0, batch.filter((p) => !unclonable.includes(p)));
-          }
-          failTask(next, new WorkerCrashedError(`A worker thread failed to run a batch: ${String(error)}`, { cause: error }));
-        },
-        complete: () => undefined,
-      });
+    if (this.runs.length === 0) this.native.ref(); // a worker with work keeps the process alive; an idle one never does
+    const run = new BatchRun(batch, refs, control, report, this, (ended) => {
+      this.runs.splice(this.runs.indexOf(ended), 1);
+      if (this.runs.length === 0) this.native.unref();
     });
+    this.runs.push(run);
+    const moved = transferables(run.request.args);
+    run.listen(this.api.runBatch(moved.length > 0 ? Transfer(run.request, moved) : run.request));
+    return run.finished;
   }
-
-  private request(batch: readonly PendingTask[], refs: ReadonlyMap<number, FnRef>, control: RunControl): BatchRequest {
-    const newFns: ShippedFn[] = [];
-    const firstId = (batch[0] as PendingTask).fnId;
-    let shared = true;
-    for (const { fnId } of batch) {
-      if (fnId !== firstId) shared = false;
-      if (!this.knownFns.has(fnId)) {
-        this.knownFns.add(fnId);
-        newFns.push({ id: fnId, ref: refs.get(fnId) as FnRef });
-      }
-    }
-    return {
-      newFns,
-      fnIds: shared ? firstId : batch.map((p) => p.fnId),
-      args: batch.map((p) => p.task.args),
-      settle: control.settle,
-      stream: control.timeoutMs !== undefined,
-      cancel: control.cancel,
-      ended: this.ended,
-    };
-  }
-}
-
-function canClone(value: unknown): boolean {
-  try {
-    structuredClone(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function argumentsError(index: number, cause: unknown): Error {
-  const error = new DOMException(
-    `The arguments of task ${index} cannot be sent to a worker thread (${(cause as Error)?.message ?? cause}). ` +
-      'Arguments travel by structured clone: functions, symbols and promises do not survive; pass plain data, ' +
-      "or use backend 'async' or 'sequential'.",
-    'DataCloneError',
-  );
-  return Object.assign(error, { cause });
 }
 
 /** Adapts a `worker_threads` Worker to the interface threads.js expects, without its path rewriting. */

@@ -7,6 +7,7 @@
  * travel as {@link SerializedError} and are revived with their class, own properties and cause.
  */
 import type { FnRef } from './fn-ref.js';
+import type { EncodedArgs, EncodedValues } from './batch-codec.js';
 
 /** Where `task()` records the module that exports a function (a registered symbol, shared by both threads). */
 export const MODULE_REF: unique symbol = Symbol.for('joblib-ts.module-ref') as never;
@@ -30,8 +31,8 @@ export interface BatchRequest {
   readonly newFns: readonly ShippedFn[];
   /** The function id of every task, or one id shared by all of them. */
   readonly fnIds: number | readonly number[];
-  /** Each task's arguments. */
-  readonly args: readonly (readonly unknown[])[];
+  /** Each task's arguments (packed when they are all numbers: see batch-codec.ts). */
+  readonly args: EncodedArgs;
   /** Keep running after a task fails (`errors: 'settle'`) instead of stopping the batch there. */
   readonly settle: boolean;
   /** Report every task as soon as it ends (needed to time each task), rather than batching replies. */
@@ -48,9 +49,9 @@ export interface BatchRequest {
 /** The outcomes of the next tasks of a batch, in batch order. */
 export interface BatchChunk {
   /** One value per task; the slot of a failed task holds `undefined`. */
-  readonly values: unknown[];
+  readonly values: EncodedValues;
   /** How long each task ran, in ms, parallel to `values` (the cache records it). */
-  readonly durations: number[];
+  readonly durations: Float64Array;
   /** Failures, as [offset within `values`, error]. */
   readonly errors?: readonly (readonly [number, SerializedError])[];
   /** Present on the last chunk of a batch. */

@@ -4,7 +4,7 @@
  * from the shell. Worker threads live inside this process, so the default signal behaviour (exit
  * with status 130 on Ctrl-C) already leaves no worker behind.
  */
-import { spawn, Thread } from 'threads';
+import { spawn, Thread, Transfer } from 'threads';
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   for (const listener of process.listeners(signal)) {
@@ -12,4 +12,4 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   }
 }
 
-export { spawn, Thread };
+export { spawn, Thread, Transfer };

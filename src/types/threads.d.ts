@@ -8,10 +8,12 @@ declare module 'threads' {
   export const Thread: {
     terminate(thread: unknown): Promise<void>;
   };
+  export function Transfer<T>(payload: T, transferables: readonly ArrayBuffer[]): T;
 }
 
 declare module 'threads/worker' {
   export function expose(api: Record<string, (...args: never[]) => unknown> | ((...args: never[]) => unknown)): void;
+  export function Transfer<T>(payload: T, transferables: readonly ArrayBuffer[]): T;
 }
 
 declare module 'threads/observable' {

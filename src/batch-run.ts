@@ -1,0 +1,187 @@
+/**
+ * One batch sent to one worker, from the request to its end: maps the worker's chunks to outcomes,
+ * times tasks when there is a timeout, and, when the worker dies or the batch cannot be sent, says
+ * which task failed and which tasks must run again.
+ */
+import { WorkerCrashedError } from './errors.js';
+import { reviveError, type BatchChunk, type BatchRequest, type ShippedFn } from './protocol.js';
+import { encodeArgs, valueAt, valuesCount } from './batch-codec.js';
+import { timeoutError, withTaskIndex, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
+import type { FnRef } from './fn-ref.js';
+
+/** What a batch run needs from its worker. */
+export interface RunHost {
+  /** Function ids the worker has been sent. */
+  readonly knownFns: Set<number>;
+  /** Terminates the worker (a task ran past its timeout). */
+  kill(): void;
+}
+
+export class BatchRun {
+  /** Tasks of this batch that have ended, written by the worker (see BatchRequest.ended). */
+  readonly ended = new Int32Array(new SharedArrayBuffer(4));
+  readonly request: BatchRequest;
+  readonly finished: Promise<BatchEnd>;
+  private resolve!: (end: BatchEnd) => void;
+  /** Offset in the batch of the first task without an outcome. */
+  private next = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private done = false;
+  private subscription: { unsubscribe(): void } | undefined;
+
+  constructor(
+    private readonly batch: readonly PendingTask[],
+    refs: ReadonlyMap<number, FnRef>,
+    private readonly control: RunControl,
+    private readonly report: (outcomes: Outcome[]) => void,
+    private readonly host: RunHost,
+    /** Called once, when the run ends, whatever the way. */
+    private readonly onEnd: (run: BatchRun) => void,
+  ) {
+    this.finished = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+    this.request = this.buildRequest(refs);
+  }
+
+  /** Subscribes to the worker's replies; the timer of the first task starts now. */
+  listen(replies: { subscribe(observer: ChunkObserver): { unsubscribe(): void } }): void {
+    this.armTimer();
+    this.subscription = replies.subscribe({
+      next: (chunk) => this.onChunk(chunk),
+      error: (error) => this.onError(error),
+      complete: () => undefined,
+    });
+  }
+
+  /**
+   * The worker died. A run whose tasks all ended before (their results lost in flight) runs them
+   * again; the run whose task was under way fails that task; runs queued behind it never started.
+   */
+  workerDied(code: number, cause: unknown, onPurpose: boolean, crashedAlready: boolean): boolean {
+    const endedInWorker = Atomics.load(this.ended, 0);
+    if (onPurpose || crashedAlready || endedInWorker >= this.batch.length) {
+      this.end(0, this.next, this.batch.slice(this.next));
+      return false;
+    }
+    const running = Math.max(this.next, endedInWorker);
+    const current = this.batch[running];
+    this.failTask(
+      running,
+      new WorkerCrashedError(
+        `The worker thread running task ${current?.index ?? '?'} died (exit code ${code}` +
+          `${cause ? `: ${String((cause as Error)?.message ?? cause)}` : ''}); it has been replaced.`,
+        { taskIndex: current?.index, exitCode: code, cause },
+      ),
+    );
+    return true;
+  }
+
+  private onChunk(chunk: BatchChunk): void {
+    const count = valuesCount(chunk.values);
+    const outcomes = new Array<Outcome>(count);
+    for (let offset = 0; offset < count; offset++) {
+      const index = (this.batch[this.next + offset] as PendingTask).index;
+      outcomes[offset] = { index, ok: true, value: valueAt(chunk.values, offset), durationMs: chunk.durations[offset] ?? 0 };
+    }
+    for (const [offset, error] of chunk.errors ?? []) {
+      const index = (this.batch[this.next + offset] as PendingTask).index;
+      outcomes[offset] = { index, ok: false, error: withTaskIndex(reviveError(error), index) };
+    }
+    this.next += count;
+    if (count > 0) this.report(outcomes);
+    if (chunk.done) this.end(chunk.done.durationMs, chunk.done.ran, this.batch.slice(chunk.done.ran), true);
+    else this.armTimer();
+  }
+
+  private onError(error: unknown): void {
+    if (this.next === 0 && (error as Error)?.name === 'DataCloneError') {
+      // The batch could not be sent: some task's arguments cannot be cloned. Those tasks fail with
+      // the DataCloneError; the others never started and run again. The worker never received the
+      // functions this request introduced.
+      for (const { id } of this.request.newFns) this.host.knownFns.delete(id);
+      const unclonable = this.batch.filter((p) => !canClone(p.task.args));
+      this.report(unclonable.map((p) => ({ index: p.index, ok: false, error: withTaskIndex(argumentsError(p.index, error), p.index) })));
+      this.end(0, 0, this.batch.filter((p) => !unclonable.includes(p)));
+      return;
+    }
+    this.failTask(this.next, new WorkerCrashedError(`A worker thread failed to run a batch: ${String(error)}`, { cause: error }));
+  }
+
+  /** Fails the task at `offset`; the tasks after it never ran, and those before it whose results were lost run again. */
+  private failTask(offset: number, error: unknown): void {
+    const failed = this.batch[offset];
+    if (failed) this.report([{ index: failed.index, ok: false, error }]);
+    this.end(0, offset + 1, [...this.batch.slice(this.next, offset), ...this.batch.slice(offset + 1)]);
+  }
+
+  private armTimer(): void {
+    const { timeoutMs } = this.control;
+    if (timeoutMs === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const current = this.batch[this.next];
+      if (!current || this.done) return;
+      this.failTask(this.next, timeoutError(current.index, timeoutMs));
+      this.host.kill();
+    }, timeoutMs);
+  }
+
+  private end(durationMs: number, ran: number, unrun: readonly PendingTask[], completed = false): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    // A batch that ended normally closes its own subscription; unsubscribing would send the worker
+    // a needless cancel message per batch.
+    if (!completed) this.subscription?.unsubscribe();
+    this.onEnd(this);
+    this.resolve({ durationMs, ran, unrun });
+  }
+
+  private buildRequest(refs: ReadonlyMap<number, FnRef>): BatchRequest {
+    const newFns: ShippedFn[] = [];
+    const firstId = (this.batch[0] as PendingTask).fnId;
+    let shared = true;
+    for (const { fnId } of this.batch) {
+      if (fnId !== firstId) shared = false;
+      if (!this.host.knownFns.has(fnId)) {
+        this.host.knownFns.add(fnId);
+        newFns.push({ id: fnId, ref: refs.get(fnId) as FnRef });
+      }
+    }
+    return {
+      newFns,
+      fnIds: shared ? firstId : this.batch.map((p) => p.fnId),
+      args: encodeArgs(this.batch.map((p) => p.task.args)),
+      settle: this.control.settle,
+      stream: this.control.timeoutMs !== undefined,
+      cancel: this.control.cancel,
+      ended: this.ended,
+    };
+  }
+}
+
+interface ChunkObserver {
+  next(chunk: BatchChunk): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+function canClone(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function argumentsError(index: number, cause: unknown): Error {
+  const error = new DOMException(
+    `The arguments of task ${index} cannot be sent to a worker thread (${(cause as Error)?.message ?? cause}). ` +
+      'Arguments travel by structured clone: functions, symbols and promises do not survive; pass plain data, ' +
+      "or use backend 'async' or 'sequential'.",
+    'DataCloneError',
+  );
+  return Object.assign(error, { cause });
+}

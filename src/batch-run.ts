@@ -5,7 +5,7 @@
  */
 import { WorkerCrashedError } from './errors.js';
 import { reviveError, type BatchChunk, type BatchRequest, type ShippedFn } from './protocol.js';
-import { encodeArgs, valueAt, valuesCount } from './batch-codec.js';
+import { encodeArgs, shareLargeArrays, valueAt, valuesCount, type SharedCopies } from './batch-codec.js';
 import { timeoutError, withTaskIndex, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
 import type { FnRef } from './fn-ref.js';
 
@@ -15,6 +15,14 @@ export interface RunHost {
   readonly knownFns: Set<number>;
   /** Terminates the worker (a task ran past its timeout). */
   kill(): void;
+}
+
+/** What a batch run needs from the call it serves. */
+export interface RunContext {
+  readonly refs: ReadonlyMap<number, FnRef>;
+  readonly control: RunControl;
+  /** Shared copies of large argument arrays, one per buffer for the whole call. */
+  readonly sharedCopies: SharedCopies;
 }
 
 export class BatchRun {
@@ -29,10 +37,11 @@ export class BatchRun {
   private done = false;
   private subscription: { unsubscribe(): void } | undefined;
 
+  private readonly control: RunControl;
+
   constructor(
     private readonly batch: readonly PendingTask[],
-    refs: ReadonlyMap<number, FnRef>,
-    private readonly control: RunControl,
+    context: RunContext,
     private readonly report: (outcomes: Outcome[]) => void,
     private readonly host: RunHost,
     /** Called once, when the run ends, whatever the way. */
@@ -41,7 +50,8 @@ export class BatchRun {
     this.finished = new Promise((resolve) => {
       this.resolve = resolve;
     });
-    this.request = this.buildRequest(refs);
+    this.control = context.control;
+    this.request = this.buildRequest(context);
   }
 
   /** Subscribes to the worker's replies; the timer of the first task starts now. */
@@ -138,7 +148,7 @@ export class BatchRun {
     this.resolve({ durationMs, ran, unrun });
   }
 
-  private buildRequest(refs: ReadonlyMap<number, FnRef>): BatchRequest {
+  private buildRequest({ refs, sharedCopies }: RunContext): BatchRequest {
     const newFns: ShippedFn[] = [];
     const firstId = (this.batch[0] as PendingTask).fnId;
     let shared = true;
@@ -152,7 +162,7 @@ export class BatchRun {
     return {
       newFns,
       fnIds: shared ? firstId : this.batch.map((p) => p.fnId),
-      args: encodeArgs(this.batch.map((p) => p.task.args)),
+      args: encodeArgs(shareLargeArrays(this.batch.map((p) => p.task.args), sharedCopies)),
       settle: this.control.settle,
       stream: this.control.timeoutMs !== undefined,
       cancel: this.control.cancel,

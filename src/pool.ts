@@ -6,12 +6,11 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { spawn, Transfer } from './threads-master.js';
 import { transferables } from './batch-codec.js';
-import { BatchRun } from './batch-run.js';
+import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
 import type { BatchChunk, BatchRequest, PoolWorkerData } from './protocol.js';
-import type { BatchEnd, Outcome, PendingTask, RunControl } from './backend.js';
-import type { FnRef } from './fn-ref.js';
+import type { BatchEnd, Outcome, PendingTask } from './backend.js';
 
 /** Settings that make workers interchangeable: workers are pooled per configuration. */
 export interface WorkerConfig {
@@ -85,14 +84,9 @@ export class PoolWorker {
   }
 
   /** Sends one batch; it runs after those already sent. Resolves when it ends, whatever the way. */
-  run(
-    batch: readonly PendingTask[],
-    refs: ReadonlyMap<number, FnRef>,
-    control: RunControl,
-    report: (outcomes: Outcome[]) => void,
-  ): Promise<BatchEnd> {
+  run(batch: readonly PendingTask[], context: RunContext, report: (outcomes: Outcome[]) => void): Promise<BatchEnd> {
     if (this.runs.length === 0) this.native.ref(); // a worker with work keeps the process alive; an idle one never does
-    const run = new BatchRun(batch, refs, control, report, this, (ended) => {
+    const run = new BatchRun(batch, context, report, this, (ended) => {
       this.runs.splice(this.runs.indexOf(ended), 1);
       if (this.runs.length === 0) this.native.unref();
     });

@@ -8,6 +8,8 @@ import type { Task } from './delayed.js';
 import { shipmentFor, type FnRef } from './fn-ref.js';
 import { withTaskIndex, type Backend, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
 import { acquireWorker, releaseWorker, type PoolWorker, type WorkerConfig } from './pool.js';
+import type { RunContext } from './batch-run.js';
+import { SharedCopies } from './batch-codec.js';
 
 /**
  * Batches a worker holds at once. Two: on 100,000 tasks of 1 µs (bench W1), a worker holding one batch
@@ -20,6 +22,7 @@ export class ThreadsBackend implements Backend {
   readonly slots: number;
   private readonly depth: number;
   private readonly refs = new Map<number, FnRef>();
+  private readonly context: RunContext;
   private readonly workers = new Set<PoolWorker>();
   private readonly starting = new Set<Promise<unknown>>();
   private interrupted = false;
@@ -31,6 +34,7 @@ export class ThreadsBackend implements Backend {
     private readonly control: RunControl,
     private readonly config: WorkerConfig,
   ) {
+    this.context = { refs: this.refs, control, sharedCopies: new SharedCopies() };
     this.depth = control.timeoutMs === undefined ? BATCHES_PER_WORKER : 1;
     this.slots = nJobs * this.depth;
   }
@@ -55,7 +59,7 @@ export class ThreadsBackend implements Backend {
       return { durationMs: 0, ran: 1, unrun: batch.slice(1) };
     }
     if (this.interrupted) return { durationMs: 0, ran: 0, unrun: batch };
-    const end = await worker.run(batch, this.refs, this.control, report);
+    const end = await worker.run(batch, this.context, report);
     if (!worker.isAlive) this.workers.delete(worker);
     return end;
   }

@@ -1,0 +1,89 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SHARE_ALWAYS_BYTES,
+  SHARE_REPEATED_BYTES,
+  SharedCopies,
+  argsCount,
+  callWithArgs,
+  encodeArgs,
+  encodeValues,
+  shareLargeArrays,
+  valueAt,
+  valuesCount,
+} from '../dist/batch-codec.js';
+import { Parallel, delayed } from '../dist/index.js';
+
+describe('batch encoding', () => {
+  it('packs numeric arguments of one arity into a Float64Array, keeping -0 and NaN', () => {
+    const encoded = encodeArgs([[1, -0], [NaN, 2.5], [3, 4]]);
+    assert.equal(encoded.kind, 'numbers');
+    assert.equal(argsCount(encoded), 3);
+    const collect = (...args: unknown[]) => args;
+    assert.deepStrictEqual(callWithArgs(collect, encoded, 0), [1, -0]);
+    assert.deepStrictEqual(callWithArgs(collect, encoded, 1), [NaN, 2.5]);
+  });
+
+  it('keeps argument lists as they are when they mix types or arities', () => {
+    assert.equal(encodeArgs([[1], ['2']]).kind, 'lists');
+    assert.equal(encodeArgs([[1], [2, 3]]).kind, 'lists');
+    assert.equal(encodeArgs([[1n], [2n]]).kind, 'lists');
+  });
+
+  it('packs results that are all numbers or all booleans, and nothing else', () => {
+    const numbers = encodeValues([1.5, -0, NaN]);
+    assert.equal(numbers.kind, 'numbers');
+    assert.deepStrictEqual([0, 1, 2].map((i) => valueAt(numbers, i)), [1.5, -0, NaN]);
+    const booleans = encodeValues([true, false]);
+    assert.equal(booleans.kind, 'booleans');
+    assert.deepStrictEqual([valueAt(booleans, 0), valueAt(booleans, 1)], [true, false]);
+    const mixed = encodeValues([1, undefined]);
+    assert.equal(mixed.kind, 'list');
+    assert.equal(valuesCount(mixed), 2);
+  });
+
+  it('shares a large array from its second use in a call, and a very large one at once', () => {
+    const copies = new SharedCopies();
+    const medium = new Float64Array(SHARE_REPEATED_BYTES / 8);
+    const [first] = shareLargeArrays([[medium]], copies);
+    assert.equal(first?.[0], medium, 'first use: cloned as usual');
+    const [second] = shareLargeArrays([[medium]], copies);
+    assert.ok((second?.[0] as Float64Array).buffer instanceof SharedArrayBuffer);
+    const huge = new Uint8Array(SHARE_ALWAYS_BYTES);
+    const [once] = shareLargeArrays([[huge, 1]], copies);
+    const view = once?.[0] as Uint8Array;
+    assert.ok(view.buffer instanceof SharedArrayBuffer && view.length === huge.length && once?.[1] === 1);
+    const [again] = shareLargeArrays([[huge]], copies);
+    assert.equal((again?.[0] as Uint8Array).buffer, view.buffer, 'one copy per call');
+  });
+
+  it('keeps the offset and length of a view when it shares its buffer', () => {
+    const buffer = new ArrayBuffer(SHARE_ALWAYS_BYTES + 64);
+    const view = new Float32Array(buffer, 16, 4);
+    new Float32Array(buffer)[4] = 7;
+    const copies = new SharedCopies();
+    const [viaShare] = shareLargeArrays([[new Uint8Array(buffer)]], copies); // the whole buffer makes it worth sharing
+    assert.ok(viaShare);
+    const [shared] = shareLargeArrays([[view]], copies);
+    const sharedView = shared?.[0] as Float32Array;
+    assert.equal(sharedView.length, 4);
+    assert.equal(sharedView.byteOffset, 16);
+    assert.equal(sharedView[0], 7);
+  });
+});
+
+describe('large arrays through Parallel', () => {
+  it('gives every task the same large array without detaching or changing the caller\'s', async () => {
+    const data = new Float64Array((SHARE_REPEATED_BYTES / 8) * 2).map((_, i) => i % 10);
+    const sliceSum = (a: Float64Array, part: number, parts: number) => {
+      const n = a.length / parts;
+      let s = 0;
+      for (let i = part * n; i < (part + 1) * n; i++) s += a[i] as number;
+      return s;
+    };
+    const expected = [0, 1, 2, 3].map((part) => sliceSum(data, part, 4));
+    assert.deepEqual(await Parallel({ nJobs: 2, batchSize: 1 })([0, 1, 2, 3].map((part) => delayed(sliceSum)(data, part, 4))), expected);
+    assert.equal(data.length, (SHARE_REPEATED_BYTES / 8) * 2);
+    assert.equal(data.buffer instanceof SharedArrayBuffer, false);
+  });
+});

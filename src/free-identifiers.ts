@@ -4,7 +4,17 @@
  * worker thread; any other free identifier would be a ReferenceError (or worse, a different value)
  * there, so the caller refuses such a function before anything runs.
  */
-import { parseExpressionAt } from 'acorn';
+import { createRequire } from 'node:module';
+
+/**
+ * acorn is loaded on the first analysis, not when joblib-ts is imported: programs that never send a
+ * function to a worker do not pay for it.
+ */
+let parser: typeof import('acorn') | undefined;
+function parseExpressionAt(...args: Parameters<typeof import('acorn').parseExpressionAt>) {
+  parser ??= createRequire(import.meta.url)('acorn') as typeof import('acorn');
+  return parser.parseExpressionAt(...args);
+}
 
 /** A node of the ESTree syntax tree that acorn produces (only the fields this module reads). */
 interface EsNode {

@@ -17,7 +17,6 @@ import {
   type EntryMetadata,
 } from './cached-function.js';
 import type { CacheStore, StoreWarning } from './store.js';
-import { openSqliteStore } from './sqlite-store.js';
 
 /** Options of {@link Memory}. */
 export interface MemoryOptions {
@@ -167,11 +166,16 @@ export class Memory implements AsyncDisposable {
 
   private store(): Promise<CacheStore | undefined> {
     if (this.location === null) return Promise.resolve(undefined);
-    this.opened ??= openSqliteStore({
-      location: this.location,
-      ...(this.lruBytes !== undefined ? { lruBytes: this.lruBytes } : {}),
-      onWarning: (warning) => this.warn(warning),
-    });
+    const location = this.location;
+    // The store (keyv, SQLite) is loaded on first use: importing joblib-ts stays cheap for programs
+    // that only run loops.
+    this.opened ??= import('./sqlite-store.js').then(({ openSqliteStore }) =>
+      openSqliteStore({
+        location,
+        ...(this.lruBytes !== undefined ? { lruBytes: this.lruBytes } : {}),
+        onWarning: (warning) => this.warn(warning),
+      }),
+    );
     return this.opened;
   }
 

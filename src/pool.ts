@@ -4,7 +4,7 @@
  * process alive only while it runs a batch, so a script that calls Parallel and returns exits.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { spawn, Transfer } from './threads-master.js';
+import { loadThreads } from './threads-master.js';
 import { transferables } from './batch-codec.js';
 import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
@@ -50,6 +50,8 @@ export class PoolWorker {
     private readonly native: Worker,
     private readonly api: WorkerApi,
     readonly configKey: string,
+    /** threads.js's `Transfer`, loaded with the worker. */
+    private readonly transfer: <T>(payload: T, buffers: readonly ArrayBuffer[]) => T,
   ) {
     native.on('error', (error) => {
       this.lastError = error;
@@ -92,30 +94,46 @@ export class PoolWorker {
     });
     this.runs.push(run);
     const moved = transferables(run.request.args);
-    run.listen(this.api.runBatch(moved.length > 0 ? Transfer(run.request, moved) : run.request));
+    run.listen(this.api.runBatch(moved.length > 0 ? this.transfer(run.request, moved) : run.request));
     return run.finished;
   }
 }
 
-/** Adapts a `worker_threads` Worker to the interface threads.js expects, without its path rewriting. */
+/**
+ * Adapts a `worker_threads` Worker to the interface threads.js expects, without its path rewriting.
+ * It listens from the moment the worker exists and holds messages until threads.js listens: the
+ * worker may say it is ready before threads.js has finished loading.
+ */
 class ThreadsWorkerAdapter {
-  private readonly wrapped = new Map<unknown, (data: unknown) => void>();
-  constructor(private readonly native: Worker) {}
+  private readonly listeners = new Set<(event: { data: unknown }) => void>();
+  private held: unknown[] = [];
+
+  constructor(private readonly native: Worker) {
+    native.on('message', (data: unknown) => {
+      if (this.listeners.size === 0) this.held.push(data);
+      for (const listener of [...this.listeners]) listener({ data });
+    });
+  }
+
   postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void {
     this.native.postMessage(message, transfer as never);
   }
+
   addEventListener(type: string, listener: (event: { data: unknown }) => void): void {
     if (type !== 'message') return; // errors and exits are watched by PoolWorker itself
-    const wrapper = (data: unknown) => listener({ data });
-    this.wrapped.set(listener, wrapper);
-    this.native.on('message', wrapper);
+    this.listeners.add(listener);
+    if (this.held.length === 0) return;
+    const held = this.held;
+    this.held = [];
+    queueMicrotask(() => {
+      for (const data of held) for (const each of [...this.listeners]) each({ data });
+    });
   }
-  removeEventListener(type: string, listener: unknown): void {
-    const wrapper = this.wrapped.get(listener);
-    if (type !== 'message' || !wrapper) return;
-    this.wrapped.delete(listener);
-    this.native.off('message', wrapper);
+
+  removeEventListener(type: string, listener: (event: { data: unknown }) => void): void {
+    if (type === 'message') this.listeners.delete(listener);
   }
+
   terminate(): Promise<number> {
     return this.native.terminate();
   }
@@ -160,6 +178,7 @@ export async function terminateIdleWorkers(): Promise<void> {
 async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorker> {
   const workerData: PoolWorkerData = { joblibTsWorker: true, ...(TYPESCRIPT_LOADER ? { typeScriptLoader: TYPESCRIPT_LOADER } : {}) };
   const options = { workerData, ...(config.resourceLimits ? { resourceLimits: config.resourceLimits } : {}) };
+  const threads = loadThreads(); // loads while the worker starts
   let native: Worker;
   try {
     native = new Worker(WORKER_URL, workerExecArgvOverride ? { ...options, execArgv: workerExecArgvOverride } : options);
@@ -171,6 +190,7 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
     native = new Worker(WORKER_URL, options);
   }
   startedCount++;
+  const adapter = new ThreadsWorkerAdapter(native);
   let onError: ((error: Error) => void) | undefined;
   let onExit: ((code: number) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
@@ -181,11 +201,11 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
   });
   try {
     const api = (await Promise.race([
-      spawn(new ThreadsWorkerAdapter(native) as never, { timeout: START_TIMEOUT_MS }),
+      threads.then(({ spawn }) => spawn(adapter as never, { timeout: START_TIMEOUT_MS })),
       failed,
     ])) as unknown as WorkerApi;
     native.unref();
-    return new PoolWorker(native, api, key);
+    return new PoolWorker(native, api, key, (await threads).Transfer);
   } catch (error) {
     void native.terminate();
     throw new WorkerCrashedError(`A worker thread failed to start: ${(error as Error)?.message ?? String(error)}`, {

@@ -3,7 +3,6 @@
  * the thread boundary: a task's failure is an outcome; only a dying worker is a crash.
  */
 import { expose, Transfer } from 'threads/worker';
-import { Observable } from 'threads/observable';
 import { performance } from 'node:perf_hooks';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
@@ -33,9 +32,29 @@ const FLUSH_INTERVAL_MS = 2;
  */
 let previousBatch: Promise<unknown> = Promise.resolve();
 
+/**
+ * The reply stream of one batch. threads.js treats any object with `subscribe` as an observable;
+ * this one saves the worker loading an observable library at start.
+ */
+interface ChunkObserver {
+  next(chunk: BatchChunk): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+function replies(produce: (observer: ChunkObserver) => void) {
+  return {
+    // threads.js subscribes with three callbacks (next, error, complete), as zen-observable allows.
+    subscribe(next: ChunkObserver['next'], error: ChunkObserver['error'], complete: ChunkObserver['complete']) {
+      produce({ next, error, complete });
+      return { unsubscribe: () => undefined };
+    },
+  };
+}
+
 expose({
   runBatch(request: BatchRequest) {
-    return new Observable<BatchChunk>((observer) => {
+    return replies((observer) => {
       // Start once subscribed: chunks emitted while the subscriber function still runs are held
       // back until it returns, and a batch of synchronous tasks would then report nothing until its end.
       queueMicrotask(() => {

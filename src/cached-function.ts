@@ -114,9 +114,11 @@ export function makeCachedFunction<F extends AnyFunction>(
   const validate = validator(options);
   const inFlight = new Map<string, Promise<unknown>>();
 
+  const keyPrefix = `${hash(identity.id).slice(0, 16)}-`; // computed once: every key of this function starts with it
+  const ignoresNothing = ignored.positions.size === 0 && ignored.restFrom === Infinity;
   const keyFor = (args: readonly unknown[]): string => {
-    const kept = ignored.positions.size === 0 && ignored.restFrom === Infinity ? args : args.map((arg, i) => (isIgnored(ignored, i) ? undefined : arg));
-    return `${hash(identity.id).slice(0, 16)}-${hashArguments(kept)}`;
+    const kept = ignoresNothing ? args : args.map((arg, i) => (isIgnored(ignored, i) ? undefined : arg));
+    return keyPrefix + hashArguments(kept);
   };
   const computeAndStore = async (key: string, args: readonly unknown[]) => {
     const started = performance.now();

@@ -93,4 +93,22 @@ describe('examples', () => {
       rmSync(location, { recursive: true, force: true });
     }
   });
+
+  it('property test: the seeded estimate passes, the broken variants are caught, and the seed replays the failure', async () => {
+    const { main } = await import('../examples/property-test.js');
+    const { log, lines } = recorder();
+    const summary = await main({ numRuns: 20, maxTasks: 10, log });
+    assert.equal(summary.passedRuns, 20);
+    assert.equal(typeof summary.unseeded.seed, 'number');
+    assert.match(summary.unseeded.path, /^\d+(:\d+)*$/);
+    assert.equal(summary.unseeded.counterexample.tasks.length, 1);
+    assert.equal(summary.replayed, true);
+    assert.ok(summary.shared.counterexample.tasks.length >= 2);
+    const output = lines.join('\n');
+    assert.match(output, /1\. estimatePi\(seed, samples\), seeded: passed 20 cases/);
+    assert.match(output, new RegExp(`\\{ seed: ${summary.unseeded.seed}, path: "${summary.unseeded.path}", endOnFailure: true \\}`));
+    assert.match(output, /Counterexample: \[\{"tasks":\[\[-?\d+,\d+\]\],"options":\{"nJobs":1,/);
+    assert.match(output, /fails again, on the same counterexample/);
+    assert.match(output, /the calls of the loop change their arguments/);
+  });
 });

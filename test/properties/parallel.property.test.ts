@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Parallel, delayed, type AnyTask, type ParallelOptions } from '../../dist/index.js';
+import { Parallel, delayed } from '../../dist/index.js';
+import { checkParallelEquivalence } from '../../dist/testing/index.js';
 import { propertySettings } from './settings.js';
 
 /** A pure task whose cost varies with its input, so that workers finish out of order. */
@@ -20,34 +21,17 @@ function markAndMaybeFail(i: number, bad: boolean, ran: Int32Array): number {
 
 const nJobsArb = fc.constantFrom(1, 2, 3, -1);
 const batchSizeArb = fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant('auto' as const));
-const preDispatchArb = fc.oneof(fc.integer({ min: 1, max: 50 }), fc.constant('all' as const), fc.constant(undefined));
-const returnAsArb = fc.constantFrom('array' as const, 'generator' as const, 'generator_unordered' as const);
-const inputsArb = fc.array(fc.tuple(fc.integer(), fc.integer({ min: 0, max: 3000 })), { maxLength: 120 });
-
-async function runWith(options: ParallelOptions, tasks: AnyTask[]): Promise<unknown[]> {
-  const output = Parallel(options as ParallelOptions & { returnAs: 'array' })(tasks) as unknown;
-  if (Array.isArray(await Promise.resolve(output))) return (await output) as unknown[];
-  const collected: unknown[] = [];
-  for await (const value of output as AsyncIterable<unknown>) collected.push(value);
-  return collected;
-}
 
 describe('Parallel properties', () => {
   it('parallel result equals sequential result, in input order (unordered: the same multiset)', async () => {
-    await fc.assert(
-      fc.asyncProperty(inputsArb, nJobsArb, batchSizeArb, preDispatchArb, returnAsArb, async (inputs, nJobs, batchSize, preDispatch, returnAs) => {
-        const expected = inputs.map(([x, cost]) => work(x, cost));
-        const options = { nJobs, batchSize, returnAs, ...(preDispatch !== undefined ? { preDispatch } : {}) };
-        const actual = await runWith(options, inputs.map(([x, cost]) => delayed(work)(x, cost)));
-        if (returnAs === 'generator_unordered') {
-          const sort = (values: unknown[]) => [...(values as number[])].sort((a, b) => a - b);
-          assert.deepEqual(sort(actual), sort(expected));
-        } else {
-          assert.deepEqual(actual, expected);
-        }
-      }),
-      propertySettings(60),
-    );
+    // Up to 120 tasks of uneven cost, with generated nJobs, batchSize, preDispatch, returnAs and errors.
+    const { numRuns, seed, path } = propertySettings(60);
+    await checkParallelEquivalence(work, fc.tuple(fc.integer(), fc.integer({ min: 0, max: 3000 })), {
+      maxTasks: 120,
+      numRuns,
+      ...(seed !== undefined ? { seed } : {}),
+      ...(path !== undefined ? { path } : {}),
+    });
   });
 
   it('the rejection is the lowest-index injected failure among the tasks that ran', async () => {

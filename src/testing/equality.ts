@@ -1,0 +1,209 @@
+/**
+ * The comparisons behind `joblib-ts/testing`: deep equality of results, the multiset comparison of
+ * unordered results, equality of failures (same `name` and `message`), and short readable texts of
+ * values and of where two values first differ.
+ */
+import { inspect, isDeepStrictEqual } from 'node:util';
+
+/**
+ * Deep equality of two results: `node:util`'s `isDeepStrictEqual` (same prototypes, `NaN` equals
+ * `NaN`, `0` and `-0` differ, typed arrays by type and content, Maps and Sets whatever their order,
+ * holes in arrays differ from `undefined`), except that two invalid Dates are equal, as `NaN` is.
+ *
+ * @example
+ * deepEqual([NaN, new Map([[1, 'a']])], [NaN, new Map([[1, 'a']])]); // true
+ * deepEqual(0, -0); // false
+ */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (isDeepStrictEqual(a, b)) return true;
+  // isDeepStrictEqual compares Dates by getTime() with ===, so an invalid Date differs from itself.
+  if (!containsInvalidDate(a, new Set()) || !containsInvalidDate(b, new Set())) return false;
+  return isDeepStrictEqual(withInvalidDatesMarked(a, new Map()), withInvalidDatesMarked(b, new Map()));
+}
+
+/** Stands for an invalid Date in {@link withInvalidDatesMarked}: all markers are deep-equal. */
+class InvalidDate {}
+
+function isInvalidDate(value: unknown): boolean {
+  return value instanceof Date && Number.isNaN(value.getTime());
+}
+
+/** The values held by a container the invalid-Date rewrite walks into (arrays, objects, Maps, Sets). */
+function children(value: object): unknown[] {
+  if (value instanceof Map) return [...value.keys(), ...value.values()];
+  if (value instanceof Set) return [...value];
+  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp) return [];
+  return Reflect.ownKeys(value).map((key) => Object.getOwnPropertyDescriptor(value, key)?.value);
+}
+
+function containsInvalidDate(value: unknown, seen: Set<object>): boolean {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return false;
+  if (isInvalidDate(value)) return true;
+  seen.add(value);
+  return children(value).some((child) => containsInvalidDate(child, seen));
+}
+
+/** A copy of `value` with every invalid Date replaced by an {@link InvalidDate}; sharing and cycles kept. */
+function withInvalidDatesMarked(value: unknown, copies: Map<object, unknown>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (isInvalidDate(value)) return new InvalidDate();
+  if (copies.has(value)) return copies.get(value);
+  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp) return value;
+  if (value instanceof Map) {
+    const copy = new Map();
+    copies.set(value, copy);
+    for (const [k, v] of value) copy.set(withInvalidDatesMarked(k, copies), withInvalidDatesMarked(v, copies));
+    return copy;
+  }
+  if (value instanceof Set) {
+    const copy = new Set();
+    copies.set(value, copy);
+    for (const v of value) copy.add(withInvalidDatesMarked(v, copies));
+    return copy;
+  }
+  const copy: Record<PropertyKey, unknown> = Array.isArray(value)
+    ? new Array<unknown>(value.length)
+    : Object.create(Object.getPrototypeOf(value) as object | null);
+  copies.set(value, copy);
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (!descriptor || (Array.isArray(value) && key === 'length')) continue;
+    if ('value' in descriptor) descriptor.value = withInvalidDatesMarked(descriptor.value, copies);
+    Object.defineProperty(copy, key, descriptor);
+  }
+  return copy;
+}
+
+/**
+ * Matches `actual` against `expected` as multisets under `equal` (an equivalence): every element of
+ * one is paired with a distinct equal element of the other.
+ *
+ * @returns the positions left without a partner on each side (both empty when the multisets are equal)
+ */
+export function multisetDifference<T>(
+  expected: readonly T[],
+  actual: readonly T[],
+  equal: (expected: T, actual: T) => boolean,
+): { readonly missing: number[]; readonly extra: number[] } {
+  const unmatched = new Set(expected.keys());
+  const extra: number[] = [];
+  actual.forEach((item, j) => {
+    for (const i of unmatched) {
+      if (equal(expected[i] as T, item)) {
+        unmatched.delete(i);
+        return;
+      }
+    }
+    extra.push(j);
+  });
+  return { missing: [...unmatched], extra };
+}
+
+/** A short one-line text of a value: `util.inspect` with a limited depth and length. */
+export function formatValue(value: unknown): string {
+  return inspect(value, {
+    depth: 3,
+    breakLength: Infinity,
+    maxArrayLength: 12,
+    maxStringLength: 120,
+    compact: true,
+    sorted: false,
+  });
+}
+
+/** Whether `value` looks like an error: an object with a string `name` and `message`. */
+export function isErrorLike(value: unknown): value is { readonly name: string; readonly message: string } {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    const { name, message } = value as { name?: unknown; message?: unknown };
+    return typeof name === 'string' && typeof message === 'string';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether two thrown values are the same failure: errors with the same `name` and `message` (their
+ * stacks, classes and other properties may differ, as they do once an error crosses threads), or
+ * deep-equal values for anything else that was thrown.
+ */
+export function sameFailure(expected: unknown, actual: unknown): boolean {
+  const errors = [isErrorLike(expected), isErrorLike(actual)];
+  if (errors[0] && errors[1]) {
+    const e = expected as { name: string; message: string };
+    const a = actual as { name: string; message: string };
+    return e.name === a.name && e.message === a.message;
+  }
+  return !errors[0] && !errors[1] && deepEqual(expected, actual);
+}
+
+/** `TypeError: message` for an error, `throw <value>` for anything else thrown. */
+export function formatFailure(thrown: unknown): string {
+  if (isErrorLike(thrown)) return `${thrown.name}: ${thrown.message}`;
+  return `(a non-Error value) ${formatValue(thrown)}`;
+}
+
+/** Where two values first differ, as a path into them, with the values found there. */
+export interface Difference {
+  /** `[2].weights[5]`, `.get('a')`, `.size`; empty when the values differ as a whole. */
+  readonly path: string;
+  readonly expected: unknown;
+  readonly actual: unknown;
+}
+
+/**
+ * Walks two values that are not {@link deepEqual} down arrays, typed arrays, plain objects and Maps
+ * with primitive keys, to the first place where they differ.
+ *
+ * @example
+ * firstDifference({ a: [1, 2] }, { a: [1, 3] }); // { path: '.a[1]', expected: 2, actual: 3 }
+ */
+export function firstDifference(expected: unknown, actual: unknown, path = '', depth = 0): Difference {
+  const here: Difference = { path, expected, actual };
+  if (depth > 20 || typeof expected !== 'object' || typeof actual !== 'object' || expected === null || actual === null) {
+    return here;
+  }
+  if (Object.getPrototypeOf(expected) !== Object.getPrototypeOf(actual)) return here;
+  if (Array.isArray(expected) && Array.isArray(actual)) {
+    const length = Math.min(expected.length, actual.length);
+    for (let i = 0; i < length; i++) {
+      if (i in expected !== i in actual) return { path: `${path}[${i}]`, expected: hole(expected, i), actual: hole(actual, i) };
+      if (!deepEqual(expected[i], actual[i])) return firstDifference(expected[i], actual[i], `${path}[${i}]`, depth + 1);
+    }
+    if (expected.length !== actual.length) return { path: `${path}.length`, expected: expected.length, actual: actual.length };
+    return here;
+  }
+  if (ArrayBuffer.isView(expected) && ArrayBuffer.isView(actual) && !(expected instanceof DataView)) {
+    const e = expected as unknown as ArrayLike<unknown>;
+    const a = actual as unknown as ArrayLike<unknown>;
+    if (e.length !== a.length) return { path: `${path}.length`, expected: e.length, actual: a.length };
+    for (let i = 0; i < e.length; i++) {
+      if (!Object.is(e[i], a[i])) return { path: `${path}[${i}]`, expected: e[i], actual: a[i] };
+    }
+    return here;
+  }
+  if (expected instanceof Map && actual instanceof Map) {
+    for (const [key, value] of expected) {
+      if (typeof key === 'object' && key !== null) return here;
+      const at = `${path}.get(${formatValue(key)})`;
+      if (!actual.has(key)) return { path: at, expected: value, actual: undefined };
+      if (!deepEqual(value, actual.get(key))) return firstDifference(value, actual.get(key), at, depth + 1);
+    }
+    return expected.size !== actual.size ? { path: `${path}.size`, expected: expected.size, actual: actual.size } : here;
+  }
+  const proto: unknown = Object.getPrototypeOf(expected);
+  if (proto !== Object.prototype && proto !== null) return here;
+  const e = expected as Record<string, unknown>;
+  const a = actual as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(e), ...Object.keys(a)])) {
+    const at = `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`;
+    if (!Object.hasOwn(e, key) || !Object.hasOwn(a, key)) return { path: at, expected: e[key], actual: a[key] };
+    if (!deepEqual(e[key], a[key])) return firstDifference(e[key], a[key], at, depth + 1);
+  }
+  return here;
+}
+
+/** An array element, or something that prints as `<empty item>` for a hole. */
+function hole(array: readonly unknown[], i: number): unknown {
+  return i in array ? array[i] : { [inspect.custom]: () => '<empty item>' };
+}

@@ -42,7 +42,7 @@ function cube(x: number): number {
   return x * x * x;
 }
 
-export async function memoryBench(options: { quick?: boolean } = {}): Promise<MemoryBenchResult> {
+export async function memoryBench(options: { quick?: boolean; sweepTasks?: number } = {}): Promise<MemoryBenchResult> {
   const location = await mkdtemp(join(tmpdir(), 'joblib-memory-bench-'));
   const samples = options.quick ? 500 : 2_000;
   try {
@@ -81,7 +81,7 @@ export async function memoryBench(options: { quick?: boolean } = {}): Promise<Me
       sqliteUs.push((performance.now() - t0) * 1000);
     }
     // The sweep: computed once, then rerun.
-    const sweepTasks = 10_000;
+    const sweepTasks = options.sweepTasks ?? 10_000;
     const cachedCube = fresh.cache(cube);
     const tasks = () => Array.from({ length: sweepTasks }, (_, i) => delayed(cachedCube)(i));
     let t0 = performance.now();

@@ -7,7 +7,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { isTask, type Task } from './delayed.js';
 import { InvalidTaskError, describeValue } from './errors.js';
 import type { Backend, BatchEnd, Outcome, PendingTask } from './backend.js';
-import { nextBatchSize, type BatchSizer } from './scheduler.js';
+import { nextBatchSize, recallTaskCost, rememberTaskCost, type BatchSizer } from './scheduler.js';
 import type { ProgressReporter } from './progress.js';
 import { TaskQueue } from './task-queue.js';
 import { CacheStage } from './cache-stage.js';
@@ -55,6 +55,8 @@ export class Execution {
   private wokenEarly = false;
   private graceTimer: NodeJS.Timeout | undefined;
   private checkedUpFront = false;
+  /** The function of the first task dispatched: batch sizing starts from its cost measured before. */
+  private sizedFor: object | undefined;
   private readonly cache = new CacheStage({
     deliver: (outcome) => this.take(outcome),
     enqueue: (index, task) => {
@@ -100,6 +102,7 @@ export class Execution {
       }
       while (this.running > 0 || this.cache.busy) await this.sleep();
       await this.cache.flushed();
+      if (this.sizedFor) rememberTaskCost(this.settings.sizer, this.sizedFor);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(this.graceTimer);
@@ -217,6 +220,10 @@ export class Execution {
 
   /** Starts batches on free slots; a short batch waits for more input unless `allowPartial`. */
   private dispatch(allowPartial: boolean): void {
+    if (this.sizedFor === undefined && this.queue.size > 0) {
+      this.sizedFor = (this.queue.peek() as PendingTask).task.fn;
+      recallTaskCost(this.settings.sizer, this.sizedFor);
+    }
     while (!this.stopping && this.running < this.backend.slots && this.queue.size > 0) {
       const remaining = this.total === undefined ? undefined : this.total - this.dispatched;
       const size = nextBatchSize(this.settings.sizer, remaining, this.backend.slots);

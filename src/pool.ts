@@ -3,7 +3,7 @@
  * them, and gives them back; the next call with the same settings starts none. A worker keeps the
  * process alive only while it runs a batch, so a script that calls Parallel and returns exits.
  */
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker, type ResourceLimits, type WorkerOptions } from 'node:worker_threads';
 import { loadThreads } from './threads-master.js';
 import { transferables } from './batch-codec.js';
 import { BatchRun, type RunContext } from './batch-run.js';
@@ -32,6 +32,31 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** Without tsx's flags when there were any; undefined inherits the program's execArgv. */
 let workerExecArgvOverride: string[] | undefined =
   workerExecArgv().length === process.execArgv.length ? undefined : workerExecArgv();
+
+/**
+ * Starts a worker. Flags given explicitly are checked, and some that apply to the whole process
+ * (V8 heap sizes, --expose-gc) are refused for a thread although inherited ones are not: those are
+ * dropped, which changes nothing, since the process already runs with them.
+ */
+function newWorker(options: WorkerOptions): Worker {
+  for (;;) {
+    try {
+      return new Worker(WORKER_URL, workerExecArgvOverride ? { ...options, execArgv: workerExecArgvOverride } : options);
+    } catch (error) {
+      const refused = refusedFlags(error);
+      const kept = workerExecArgvOverride?.filter((flag) => !refused.includes(flag));
+      if (!kept || refused.length === 0 || kept.length === workerExecArgvOverride?.length) throw error;
+      workerExecArgvOverride = kept;
+    }
+  }
+}
+
+/** The flags an `ERR_WORKER_INVALID_EXEC_ARGV` error names ("...invalid execArgv flags: --a, --b"). */
+function refusedFlags(error: unknown): string[] {
+  if ((error as { code?: string })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return [];
+  const list = /flags: (.*)$/.exec((error as Error).message)?.[1] ?? '';
+  return list.split(/,\s*/).filter(Boolean);
+}
 const TYPESCRIPT_LOADER = typeScriptLoaderUrl();
 /** How long a new worker may take to load before it counts as failed to start (ms); cold starts take ~30 ms. */
 const START_TIMEOUT_MS = 60_000;
@@ -179,16 +204,7 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
   const workerData: PoolWorkerData = { joblibTsWorker: true, ...(TYPESCRIPT_LOADER ? { typeScriptLoader: TYPESCRIPT_LOADER } : {}) };
   const options = { workerData, ...(config.resourceLimits ? { resourceLimits: config.resourceLimits } : {}) };
   const threads = loadThreads(); // loads while the worker starts
-  let native: Worker;
-  try {
-    native = new Worker(WORKER_URL, workerExecArgvOverride ? { ...options, execArgv: workerExecArgvOverride } : options);
-  } catch (error) {
-    // Flags given explicitly are checked, and some (V8 heap sizes...) are refused for a thread,
-    // while inherited ones are not: fall back to inheriting them, tsx included.
-    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || !workerExecArgvOverride) throw error;
-    workerExecArgvOverride = undefined;
-    native = new Worker(WORKER_URL, options);
-  }
+  const native = newWorker(options);
   startedCount++;
   const adapter = new ThreadsWorkerAdapter(native);
   let onError: ((error: Error) => void) | undefined;

@@ -12,6 +12,11 @@ export class TaskQueue {
     return this.items.length - this.head;
   }
 
+  /** The first task, without removing it. */
+  peek(): PendingTask | undefined {
+    return this.items[this.head];
+  }
+
   push(task: PendingTask): void {
     this.items.push(task);
   }

@@ -1,6 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AutoBatchSizer, FixedBatchSizer, MAX_BATCH_MS, MIN_BATCH_MS, nextBatchSize } from '../dist/scheduler.js';
+import {
+  AutoBatchSizer,
+  FixedBatchSizer,
+  MAX_BATCH_MS,
+  MIN_BATCH_MS,
+  nextBatchSize,
+  recallTaskCost,
+  rememberTaskCost,
+} from '../dist/scheduler.js';
 
 /** Feeds the sizer batches whose tasks each cost `perTaskMs`, as a worker would report them. */
 function drive(sizer: AutoBatchSizer, perTaskMs: number, steps: number): number[] {
@@ -38,11 +46,31 @@ describe('batch sizing', () => {
   it('cuts the last batches so that every worker gets a share of the end', () => {
     const sizer = new FixedBatchSizer(100);
     assert.equal(nextBatchSize(sizer, 10, 2), 100, 'a fixed size stays fixed');
-    const auto = new AutoBatchSizer();
-    drive(auto, 0.001, 20);
-    assert.equal(nextBatchSize(auto, undefined, 2), auto.current());
-    assert.equal(nextBatchSize(auto, 40, 2), 10);
-    assert.equal(nextBatchSize(auto, 1, 2), 1);
+    const slow = new AutoBatchSizer();
+    drive(slow, 0.5, 10); // 0.5 ms tasks: batches of 10
+    assert.equal(nextBatchSize(slow, undefined, 2), slow.current());
+    assert.equal(nextBatchSize(slow, 12, 2), 3, 'the last 12 tasks go out 3 at a time');
+    assert.equal(nextBatchSize(slow, 1, 2), 1);
+  });
+
+  it('does not cut the end of the input into batches shorter than half a millisecond', () => {
+    const tiny = new AutoBatchSizer();
+    drive(tiny, 0.001, 20); // 1 µs tasks
+    assert.equal(nextBatchSize(tiny, 40, 2), 40, 'cutting 40 µs of work would cost more round trips than it saves');
+    assert.equal(nextBatchSize(tiny, 4000, 2), 1000);
+  });
+
+  it('starts from the cost an earlier call measured for the same function', () => {
+    const first = new AutoBatchSizer();
+    drive(first, 0.001, 20);
+    const fn = () => 0;
+    rememberTaskCost(first, fn);
+    const second = new AutoBatchSizer();
+    recallTaskCost(second, fn);
+    assert.ok(second.current() > 1000, `started at ${second.current()}`);
+    const other = new AutoBatchSizer();
+    recallTaskCost(other, () => 1);
+    assert.equal(other.current(), 1, 'another function starts from 1');
   });
 
   it('ignores empty or invalid measurements', () => {

@@ -75,7 +75,7 @@ export interface ParallelOptions {
    * @default 'raise'
    */
   readonly errors?: ErrorMode;
-  /** joblib-style progress lines on stderr; higher prints more often, above 10 every task. @default 0 */
+  /** joblib-style progress lines on stderr; higher prints more often, above 10 at every progress update. @default 0 */
   readonly verbose?: number;
   /** Called as tasks complete (also with nJobs 1). */
   readonly onProgress?: (event: ProgressEvent) => void;

@@ -126,7 +126,7 @@ describe('Parallel results', () => {
     } finally {
       process.stderr.write = write;
     }
-    assert.ok(lines.length >= 2);
+    assert.ok(lines.length >= 1);
     assert.match(lines.at(-1) ?? '', /^\[Parallel\(nJobs=2\)\]: Done {2}10 out of {2}10 \| elapsed: \d+\.\ds finished\n$/);
   });
 

@@ -157,13 +157,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       const listed = await reopened.list();
       assert.equal(listed.find((e) => e.key === 'a')?.lastUsedAt, 5_000);
       assert.equal(listed.find((e) => e.key === 'b')?.lastUsedAt, 1_000);
-      // A flush() waits for a batch that an earlier flush() took but has not written yet.
-      reopened.touch(['b'], 6_000);
-      void reopened.flush();
-      await reopened.flush();
-      const other = (await fresh(dir)).store;
-      assert.equal((await other.list()).find((e) => e.key === 'b')?.lastUsedAt, 6_000);
-      await Promise.all([other.close(), reopened.close()]);
+      await reopened.close();
     });
 
     it('writes touches by itself within about a second', async () => {

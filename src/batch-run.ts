@@ -4,7 +4,7 @@
  * which task failed and which tasks must run again.
  */
 import { WorkerCrashedError } from './errors.js';
-import { reviveError, type BatchChunk, type BatchRequest, type ShippedFn } from './protocol.js';
+import { reviveError, type BatchChunk, type BatchRequest, type ChunkReplies, type ShippedFn } from './protocol.js';
 import { encodeArgs, shareLargeArrays, valueAt, valuesCount, type SharedCopies } from './batch-codec.js';
 import { timeoutError, withTaskIndex, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
 import type { FnRef } from './fn-ref.js';
@@ -55,7 +55,7 @@ export class BatchRun {
   }
 
   /** Subscribes to the worker's replies; the timer of the first task starts now. */
-  listen(replies: { subscribe(observer: ChunkObserver): { unsubscribe(): void } }): void {
+  listen(replies: ChunkReplies): void {
     this.armTimer();
     this.subscription = replies.subscribe({
       next: (chunk) => this.onChunk(chunk),
@@ -169,12 +169,6 @@ export class BatchRun {
       ended: this.ended,
     };
   }
-}
-
-interface ChunkObserver {
-  next(chunk: BatchChunk): void;
-  error(error: unknown): void;
-  complete(): void;
 }
 
 function canClone(value: unknown): boolean {

@@ -71,7 +71,11 @@ export class CacheStage {
   lookUp(): void {
     if (this.waiting.length === 0) return;
     const groups = new Map<CachedCall, Admitted[]>();
-    for (const admitted of this.waiting) groups.set(admitted.call, [...(groups.get(admitted.call) ?? []), admitted]);
+    for (const admitted of this.waiting) {
+      const group = groups.get(admitted.call);
+      if (group) group.push(admitted);
+      else groups.set(admitted.call, [admitted]);
+    }
     this.waiting = [];
     for (const [call, group] of groups) {
       this.pending++;

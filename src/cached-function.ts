@@ -111,7 +111,7 @@ export function makeCachedFunction<F extends AnyFunction>(
   backend: CacheBackend,
 ): CachedFunction<F> {
   const ignored = ignoreRule(fn, options.ignore ?? []);
-  const validate = validator(options);
+  const validate = validator(options, identity);
   const inFlight = new Map<string, Promise<unknown>>();
 
   const keyPrefix = `${hash(identity.id).slice(0, 16)}-`; // computed once: every key of this function starts with it
@@ -239,11 +239,11 @@ function summarizeValue(value: unknown): string {
   return `{${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', ...' : ''}}`;
 }
 
-function validator(options: CacheOptions): (meta: EntryMeta) => boolean {
+function validator(options: CacheOptions, identity: FunctionIdentity): (meta: EntryMeta) => boolean {
   const { validate, expiresAfter } = options;
   return (meta) => {
     if (expiresAfter !== undefined && Date.now() - meta.createdAt > expiresAfter) return false;
-    return validate ? validate(publicMetadata({ name: '', slot: '', id: '' }, meta, [])) : true;
+    return validate ? validate(publicMetadata(identity, meta, [])) : true;
   };
 }
 

@@ -302,57 +302,44 @@ class FreeIdentifierCollector {
 
   /** A binding pattern being declared: its names are not references, but defaults and computed keys are. */
   private visitBinding(pattern: EsNode, scope: Scope): void {
-    switch (pattern.type) {
-      case 'Identifier':
-        return;
-      case 'AssignmentPattern':
-        this.visitBinding(pattern['left'] as EsNode, scope);
-        this.visit(pattern['right'] as EsNode, scope);
-        return;
-      case 'RestElement':
-        this.visitBinding(pattern['argument'] as EsNode, scope);
-        return;
-      case 'ArrayPattern':
-        for (const element of pattern['elements'] as (EsNode | null)[]) if (element) this.visitBinding(element, scope);
-        return;
-      case 'ObjectPattern':
-        for (const property of pattern['properties'] as EsNode[]) {
-          if (property.type === 'RestElement') this.visitBinding(property, scope);
-          else {
-            if (property['computed']) this.visit(property['key'] as EsNode, scope);
-            this.visitBinding(property['value'] as EsNode, scope);
-          }
-        }
-        return;
-      default:
-        this.visit(pattern, scope);
-    }
+    this.visitPattern(pattern, scope, false);
   }
 
   /** The target of an assignment: identifiers in it are written, which makes them free if undeclared. */
   private visitTarget(target: EsNode, scope: Scope): void {
-    switch (target.type) {
+    this.visitPattern(target, scope, true);
+  }
+
+  /**
+   * Walks a pattern: defaults and computed keys are always read; its identifiers are references only
+   * when it is assigned to (`writes`), not when it declares them.
+   */
+  private visitPattern(pattern: EsNode, scope: Scope, writes: boolean): void {
+    switch (pattern.type) {
+      case 'Identifier':
+        if (writes) this.visit(pattern, scope);
+        return;
       case 'AssignmentPattern':
-        this.visitTarget(target['left'] as EsNode, scope);
-        this.visit(target['right'] as EsNode, scope);
+        this.visitPattern(pattern['left'] as EsNode, scope, writes);
+        this.visit(pattern['right'] as EsNode, scope);
         return;
       case 'RestElement':
-        this.visitTarget(target['argument'] as EsNode, scope);
+        this.visitPattern(pattern['argument'] as EsNode, scope, writes);
         return;
       case 'ArrayPattern':
-        for (const element of target['elements'] as (EsNode | null)[]) if (element) this.visitTarget(element, scope);
+        for (const element of pattern['elements'] as (EsNode | null)[]) if (element) this.visitPattern(element, scope, writes);
         return;
       case 'ObjectPattern':
-        for (const property of target['properties'] as EsNode[]) {
-          if (property.type === 'RestElement') this.visitTarget(property, scope);
+        for (const property of pattern['properties'] as EsNode[]) {
+          if (property.type === 'RestElement') this.visitPattern(property, scope, writes);
           else {
             if (property['computed']) this.visit(property['key'] as EsNode, scope);
-            this.visitTarget(property['value'] as EsNode, scope);
+            this.visitPattern(property['value'] as EsNode, scope, writes);
           }
         }
         return;
       default:
-        this.visit(target, scope);
+        this.visit(pattern, scope); // a member expression target, or anything else: read as an expression
     }
   }
 

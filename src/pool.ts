@@ -9,7 +9,7 @@ import { transferables } from './batch-codec.js';
 import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
-import type { BatchChunk, BatchRequest, PoolWorkerData } from './protocol.js';
+import type { BatchRequest, ChunkReplies, PoolWorkerData } from './protocol.js';
 import type { BatchEnd, Outcome, PendingTask } from './backend.js';
 
 /** Settings that make workers interchangeable: workers are pooled per configuration. */
@@ -18,20 +18,15 @@ export interface WorkerConfig {
   readonly resourceLimits?: ResourceLimits;
 }
 
+/** What the worker entry exposes (src/worker.ts). */
 interface WorkerApi {
-  runBatch(request: BatchRequest): { subscribe(observer: ChunkObserver): { unsubscribe(): void } };
-}
-
-interface ChunkObserver {
-  next(chunk: BatchChunk): void;
-  error(error: unknown): void;
-  complete(): void;
+  runBatch(request: BatchRequest): ChunkReplies;
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** Without tsx's flags when there were any; undefined inherits the program's execArgv. */
-let workerExecArgvOverride: string[] | undefined =
-  workerExecArgv().length === process.execArgv.length ? undefined : workerExecArgv();
+let workerExecArgvOverride: string[] | undefined = ((filtered) =>
+  filtered.length === process.execArgv.length ? undefined : filtered)(workerExecArgv());
 
 /**
  * Starts a worker. Flags given explicitly are checked, and some that apply to the whole process

@@ -58,6 +58,18 @@ export interface BatchChunk {
   readonly done?: BatchDone;
 }
 
+/** Who receives the chunks of one batch, on either side of the boundary. */
+export interface ChunkObserver {
+  next(chunk: BatchChunk): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/** The reply stream of one batch, as threads.js hands it to the calling thread. */
+export interface ChunkReplies {
+  subscribe(observer: ChunkObserver): { unsubscribe(): void };
+}
+
 /** How a batch ended, measured in the worker. */
 export interface BatchDone {
   /** Time spent running task bodies, in milliseconds (excludes compiling and importing). */

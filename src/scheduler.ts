@@ -11,16 +11,22 @@ export interface BatchSizer {
   record(tasks: number, durationMs: number): void;
   /** Whether the last batches may be cut smaller so that workers finish together. */
   readonly adaptive: boolean;
+  /** Estimated cost of one task in ms, once measured (adaptive sizers only). */
+  readonly taskCostMs: number | undefined;
+  /** Starts from a cost measured before, by an earlier call of the same function. */
+  startFrom(perTaskMs: number): void;
 }
 
 /** Every batch has the same size, as the user asked. */
 export class FixedBatchSizer implements BatchSizer {
   readonly adaptive = false;
+  readonly taskCostMs = undefined;
   constructor(private readonly size: number) {}
   current(): number {
     return this.size;
   }
   record(): void {}
+  startFrom(): void {}
 }
 
 /**
@@ -98,7 +104,7 @@ const SHORTEST_TAIL_BATCH_MS = 0.5;
 export function nextBatchSize(sizer: BatchSizer, remaining: number | undefined, workers: number): number {
   const size = sizer.current();
   if (!sizer.adaptive || remaining === undefined) return size;
-  const cost = (sizer as Partial<AutoBatchSizer>).taskCostMs;
+  const cost = sizer.taskCostMs;
   const floor = cost !== undefined && cost > 0 ? Math.ceil(SHORTEST_TAIL_BATCH_MS / cost) : 1;
   return Math.max(1, Math.min(size, remaining, Math.max(floor, Math.ceil(remaining / (2 * workers)))));
 }
@@ -109,11 +115,11 @@ const measuredCosts = new WeakMap<object, number>();
 /** Seeds `sizer` with what earlier calls measured for `fn`. */
 export function recallTaskCost(sizer: BatchSizer, fn: object): void {
   const cost = measuredCosts.get(fn);
-  if (cost !== undefined && sizer instanceof AutoBatchSizer) sizer.startFrom(cost);
+  if (cost !== undefined) sizer.startFrom(cost);
 }
 
 /** Remembers what this call measured for `fn`. */
 export function rememberTaskCost(sizer: BatchSizer, fn: object): void {
-  const cost = (sizer as Partial<AutoBatchSizer>).taskCostMs;
+  const cost = sizer.taskCostMs;
   if (cost !== undefined) measuredCosts.set(fn, cost);
 }

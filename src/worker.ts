@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
 import { argsCount, callWithArgs, encodeValues, transferables } from './batch-codec.js';
-import { serializeError, type BatchChunk, type BatchRequest, type SerializedError } from './protocol.js';
+import { serializeError, type BatchChunk, type BatchRequest, type ChunkObserver, type SerializedError } from './protocol.js';
 
 /**
  * threads.js keeps a worker alive after an uncaught error and reports it later with a message that
@@ -36,12 +36,6 @@ let previousBatch: Promise<unknown> = Promise.resolve();
  * The reply stream of one batch. threads.js treats any object with `subscribe` as an observable;
  * this one saves the worker loading an observable library at start.
  */
-interface ChunkObserver {
-  next(chunk: BatchChunk): void;
-  error(error: unknown): void;
-  complete(): void;
-}
-
 function replies(produce: (observer: ChunkObserver) => void) {
   return {
     // threads.js subscribes with three callbacks (next, error, complete), as zen-observable allows.

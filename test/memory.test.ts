@@ -154,12 +154,19 @@ describe('Memory', () => {
     let calls = 0;
     const count = () => ++calls;
     let accept = true;
-    const validated = memory.cache(count, { validate: (meta) => accept && meta.durationMs >= 0 });
+    const seen: string[] = [];
+    const validated = memory.cache(count, {
+      validate: (meta) => {
+        seen.push(meta.functionName);
+        return accept && meta.durationMs >= 0;
+      },
+    });
     await validated();
     await validated();
     accept = false;
     await validated();
     assert.equal(calls, 2);
+    assert.deepEqual([...new Set(seen)], ['count'], 'validate sees the metadata of the cached function');
     const expiring = memory.cache((x: number) => ++calls + x * 0, { expiresAfter: 30 });
     await expiring(1);
     await expiring(1);

@@ -5,9 +5,6 @@ declare module 'threads' {
     timeout?: number;
   }
   export function spawn<T = unknown>(worker: unknown, options?: SpawnOptions): Promise<T>;
-  export const Thread: {
-    terminate(thread: unknown): Promise<void>;
-  };
   export function Transfer<T>(payload: T, transferables: readonly ArrayBuffer[]): T;
   /** threads.js's own pool (used by the benchmark as a peer, not by joblib-ts). */
   export interface PoolInstance<T> {
@@ -24,16 +21,4 @@ declare module 'threads' {
 declare module 'threads/worker' {
   export function expose(api: Record<string, (...args: never[]) => unknown> | ((...args: never[]) => unknown)): void;
   export function Transfer<T>(payload: T, transferables: readonly ArrayBuffer[]): T;
-}
-
-declare module 'threads/observable' {
-  export interface SubscriptionObserver<T> {
-    next(value: T): void;
-    error(error: unknown): void;
-    complete(): void;
-  }
-  export class Observable<T> {
-    constructor(subscriber: (observer: SubscriptionObserver<T>) => void | (() => void));
-    subscribe(observer: Partial<SubscriptionObserver<T>>): { unsubscribe(): void };
-  }
 }

@@ -7,7 +7,7 @@ import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { isTask, type Task } from './delayed.js';
 import { InvalidTaskError, describeValue } from './errors.js';
 import type { Backend, BatchEnd, Outcome, PendingTask } from './backend.js';
-import { nextBatchSize, recallTaskCost, rememberTaskCost, type BatchSizer } from './scheduler.js';
+import { nextBatchSize, recallTaskCost, rememberTaskCost, type BatchSizer, type TaskCosts } from './scheduler.js';
 import type { ProgressReporter } from './progress.js';
 import { TaskQueue } from './task-queue.js';
 import { CacheStage } from './cache-stage.js';
@@ -23,6 +23,8 @@ export interface ResultSink {
 
 export interface ExecutionSettings {
   readonly sizer: BatchSizer;
+  /** Task costs measured by earlier calls of the same runner. */
+  readonly taskCosts: TaskCosts;
   /** Read-ahead limit in tasks, `'all'`, or undefined for the default (two batches per slot). */
   readonly preDispatch: number | 'all' | undefined;
   /** Failures are outcomes (`errors: 'settle'`) rather than the end of the call. */
@@ -106,7 +108,7 @@ export class Execution {
       this.reportProgress();
       while (this.running > 0 || this.cache.busy) await this.sleep();
       await this.cache.flushed();
-      if (this.sizedFor) rememberTaskCost(this.settings.sizer, this.sizedFor);
+      if (this.sizedFor) rememberTaskCost(this.settings.sizer, this.sizedFor, this.settings.taskCosts);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       clearTimeout(this.graceTimer);
@@ -226,7 +228,7 @@ export class Execution {
   private dispatch(allowPartial: boolean): void {
     if (this.sizedFor === undefined && this.queue.size > 0) {
       this.sizedFor = (this.queue.peek() as PendingTask).task.fn;
-      recallTaskCost(this.settings.sizer, this.sizedFor);
+      recallTaskCost(this.settings.sizer, this.sizedFor, this.settings.taskCosts);
     }
     while (!this.stopping && this.running < this.backend.slots && this.queue.size > 0) {
       const remaining = this.total === undefined ? undefined : this.total - this.dispatched;

@@ -7,7 +7,7 @@ import { ClosedError, InvalidTaskError, describeValue } from './errors.js';
 import { InThreadBackend, type Backend, type RunControl } from './backend.js';
 import { ThreadsBackend } from './threads-backend.js';
 import { terminateIdleWorkers } from './pool.js';
-import { AutoBatchSizer, FixedBatchSizer, type BatchSizer } from './scheduler.js';
+import { AutoBatchSizer, FixedBatchSizer, type BatchSizer, type TaskCosts } from './scheduler.js';
 import { Execution, type ResultSink } from './engine.js';
 import { ArraySink, ResultStream, StreamSink } from './results.js';
 import { ProgressReporter } from './progress.js';
@@ -68,12 +68,13 @@ export function Parallel<const O extends ParallelOptions>(
 export function Parallel(options?: number | ParallelOptions): unknown {
   const resolved = resolveOptions(options);
   const running = new Set<Execution>();
+  const taskCosts: TaskCosts = new WeakMap();
   let closed = false;
 
   const runner = ((tasks: TaskInput) => {
     const settle = resolved.errors === 'settle';
     const start = (sink: ResultSink): Execution => {
-      const execution = createExecution(tasks, resolved, sink);
+      const execution = createExecution(tasks, resolved, sink, taskCosts);
       running.add(execution);
       return execution;
     };
@@ -121,7 +122,7 @@ function invalidInput(tasks: unknown): InvalidTaskError | undefined {
   );
 }
 
-function createExecution(tasks: TaskInput, options: ResolvedOptions, sink: ResultSink): Execution {
+function createExecution(tasks: TaskInput, options: ResolvedOptions, sink: ResultSink, taskCosts: TaskCosts): Execution {
   const cancel = new Int32Array(new SharedArrayBuffer(4));
   const control: RunControl = { cancel, settle: options.errors === 'settle', timeoutMs: options.timeoutMs };
   const progress = new ProgressReporter({
@@ -132,6 +133,7 @@ function createExecution(tasks: TaskInput, options: ResolvedOptions, sink: Resul
   });
   return new Execution(tasks, createBackend(options, control), cancel, sink, {
     sizer: createSizer(options),
+    taskCosts,
     preDispatch: options.preDispatch,
     settle: control.settle,
     signal: options.signal,

@@ -109,17 +109,21 @@ export function nextBatchSize(sizer: BatchSizer, remaining: number | undefined, 
   return Math.max(1, Math.min(size, remaining, Math.max(floor, Math.ceil(remaining / (2 * workers)))));
 }
 
-/** Cost of one task of each function, as last measured: the next call's sizing starts from it. */
-const measuredCosts = new WeakMap<object, number>();
+/**
+ * Cost of one task of each function, as last measured, kept by one runner: its next call's sizing
+ * starts from it. Per runner rather than per process, so that how a call is batched never depends
+ * on unrelated calls made elsewhere in the program.
+ */
+export type TaskCosts = WeakMap<object, number>;
 
 /** Seeds `sizer` with what earlier calls measured for `fn`. */
-export function recallTaskCost(sizer: BatchSizer, fn: object): void {
-  const cost = measuredCosts.get(fn);
+export function recallTaskCost(sizer: BatchSizer, fn: object, costs: TaskCosts): void {
+  const cost = costs.get(fn);
   if (cost !== undefined) sizer.startFrom(cost);
 }
 
 /** Remembers what this call measured for `fn`. */
-export function rememberTaskCost(sizer: BatchSizer, fn: object): void {
+export function rememberTaskCost(sizer: BatchSizer, fn: object, costs: TaskCosts): void {
   const cost = sizer.taskCostMs;
-  if (cost !== undefined) measuredCosts.set(fn, cost);
+  if (cost !== undefined) costs.set(fn, cost);
 }

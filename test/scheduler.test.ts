@@ -61,16 +61,20 @@ describe('batch sizing', () => {
   });
 
   it('starts from the cost an earlier call measured for the same function', () => {
+    const costs = new WeakMap<object, number>();
     const first = new AutoBatchSizer();
     drive(first, 0.001, 20);
     const fn = () => 0;
-    rememberTaskCost(first, fn);
+    rememberTaskCost(first, fn, costs);
     const second = new AutoBatchSizer();
-    recallTaskCost(second, fn);
+    recallTaskCost(second, fn, costs);
     assert.ok(second.current() > 1000, `started at ${second.current()}`);
     const other = new AutoBatchSizer();
-    recallTaskCost(other, () => 1);
+    recallTaskCost(other, () => 1, costs);
     assert.equal(other.current(), 1, 'another function starts from 1');
+    const elsewhere = new AutoBatchSizer();
+    recallTaskCost(elsewhere, fn, new WeakMap());
+    assert.equal(elsewhere.current(), 1, 'another runner starts from 1');
   });
 
   it('ignores empty or invalid measurements', () => {

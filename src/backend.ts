@@ -7,20 +7,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { isThenable } from './thenable.js';
 import type { Task } from './delayed.js';
+import { Batch, Outcomes, type Outcome } from './batch.js';
 import { TaskTimeoutError } from './errors.js';
-
-/** A task read from the input, with its position. */
-export interface PendingTask {
-  readonly index: number;
-  readonly task: Task;
-  /** Backend-specific handle of the task's function (the shipment id for worker threads). */
-  readonly fnId: number;
-}
-
-/** What happened to one task. */
-export type Outcome =
-  | { readonly index: number; readonly ok: true; readonly value: unknown; readonly durationMs?: number }
-  | { readonly index: number; readonly ok: false; readonly error: unknown };
 
 /** How a batch ended. */
 export interface BatchEnd {
@@ -29,7 +17,7 @@ export interface BatchEnd {
   /** Tasks of the batch that ran (reported an outcome). */
   readonly ran: number;
   /** Tasks at the end of the batch that never started (cancelled, or behind a crash or a timeout). */
-  readonly unrun: readonly PendingTask[];
+  readonly unrun: Batch;
 }
 
 /** Settings a backend needs from the call it serves. */
@@ -49,7 +37,7 @@ export interface Backend {
   /** Checks a task before it is queued and returns the handle of its function; throws when it cannot run here. */
   prepare(task: Task): number;
   /** Runs one batch, reporting outcomes in batch order as they come; never rejects for a task's failure. */
-  runBatch(batch: readonly PendingTask[], report: (outcomes: Outcome[]) => void): Promise<BatchEnd>;
+  runBatch(batch: Batch, report: (outcomes: Outcomes) => void): Promise<BatchEnd>;
   /** Stops whatever is running now; running batches resolve promptly with their unrun tasks. */
   interrupt(): void;
   /** Gives back what the call held (workers return to the shared pool). */
@@ -81,27 +69,26 @@ export class InThreadBackend implements Backend {
     return 0;
   }
 
-  async runBatch(batch: readonly PendingTask[], report: (outcomes: Outcome[]) => void): Promise<BatchEnd> {
+  async runBatch(batch: Batch, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {
     let durationMs = 0;
     for (let i = 0; i < batch.length; i++) {
-      const pending = batch[i] as PendingTask;
       if (Atomics.load(this.control.cancel, 0) !== 0) return { durationMs, ran: i, unrun: batch.slice(i) };
       const started = performance.now();
-      const outcome = await this.runOne(pending);
+      const outcome = await this.runOne(batch.indices[i] as number, batch.tasks[i] as Task);
       const ended = performance.now();
       durationMs += ended - started;
       if (outcome === 'interrupted') return { durationMs, ran: i, unrun: batch.slice(i + 1) };
-      report([outcome]);
+      report(Outcomes.of(outcome));
       if (!outcome.ok && !this.control.settle) return { durationMs, ran: i + 1, unrun: batch.slice(i + 1) };
       if (ended - this.lastYield > YIELD_EVERY_MS) {
         await yieldToEventLoop();
         this.lastYield = performance.now();
       }
     }
-    return { durationMs, ran: batch.length, unrun: [] };
+    return { durationMs, ran: batch.length, unrun: Batch.empty };
   }
 
-  private async runOne({ index, task }: PendingTask): Promise<Outcome | 'interrupted'> {
+  private async runOne(index: number, task: Task): Promise<Outcome | 'interrupted'> {
     const { timeoutMs } = this.control;
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;

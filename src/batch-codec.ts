@@ -149,20 +149,15 @@ export function encodeValues(values: unknown[]): EncodedValues {
   return { kind: 'booleans', data: Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0)) };
 }
 
-/** Number of values in a chunk. */
-export function valuesCount(values: EncodedValues): number {
-  return values.kind === 'list' ? values.list.length : values.data.length;
-}
-
-/** Value `i` of a chunk. */
-export function valueAt(values: EncodedValues, i: number): unknown {
+/** A chunk's values, by position: the typed array itself when they are numbers. */
+export function decodeValues(values: EncodedValues): ArrayLike<unknown> {
   switch (values.kind) {
     case 'list':
-      return values.list[i];
+      return values.list;
     case 'numbers':
-      return values.data[i];
+      return values.data;
     case 'booleans':
-      return values.data[i] === 1;
+      return Array.from(values.data, (b) => b === 1);
   }
 }
 

@@ -5,9 +5,11 @@
  */
 import { WorkerCrashedError } from './errors.js';
 import { reviveError, type BatchChunk, type BatchRequest, type ChunkReplies, type ShippedFn } from './protocol.js';
-import { encodeArgs, shareLargeArrays, valueAt, valuesCount, type SharedCopies } from './batch-codec.js';
-import { timeoutError, withTaskIndex, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
+import { decodeValues, encodeArgs, shareLargeArrays, type SharedCopies } from './batch-codec.js';
+import { timeoutError, withTaskIndex, type BatchEnd, type RunControl } from './backend.js';
+import { Batch, Outcomes } from './batch.js';
 import type { FnRef } from './fn-ref.js';
+import type { Task } from './delayed.js';
 
 /** What a batch run needs from its worker. */
 export interface RunHost {
@@ -40,9 +42,9 @@ export class BatchRun {
   private readonly control: RunControl;
 
   constructor(
-    private readonly batch: readonly PendingTask[],
+    private readonly batch: Batch,
     context: RunContext,
-    private readonly report: (outcomes: Outcome[]) => void,
+    private readonly report: (outcomes: Outcomes) => void,
     private readonly host: RunHost,
     /** Called once, when the run ends, whatever the way. */
     private readonly onEnd: (run: BatchRun) => void,
@@ -75,31 +77,28 @@ export class BatchRun {
       return false;
     }
     const running = Math.max(this.next, endedInWorker);
-    const current = this.batch[running];
+    const current = this.batch.indices[running];
     this.failTask(
       running,
       new WorkerCrashedError(
-        `The worker thread running task ${current?.index ?? '?'} died (exit code ${code}` +
+        `The worker thread running task ${current ?? '?'} died (exit code ${code}` +
           `${cause ? `: ${String((cause as Error)?.message ?? cause)}` : ''}); it has been replaced.`,
-        { taskIndex: current?.index, exitCode: code, cause },
+        { taskIndex: current, exitCode: code, cause },
       ),
     );
     return true;
   }
 
   private onChunk(chunk: BatchChunk): void {
-    const count = valuesCount(chunk.values);
-    const outcomes = new Array<Outcome>(count);
-    for (let offset = 0; offset < count; offset++) {
-      const index = (this.batch[this.next + offset] as PendingTask).index;
-      outcomes[offset] = { index, ok: true, value: valueAt(chunk.values, offset), durationMs: chunk.durations[offset] ?? 0 };
-    }
+    const values = decodeValues(chunk.values);
+    let errors: Map<number, unknown> | undefined;
     for (const [offset, error] of chunk.errors ?? []) {
-      const index = (this.batch[this.next + offset] as PendingTask).index;
-      outcomes[offset] = { index, ok: false, error: withTaskIndex(reviveError(error), index) };
+      const index = this.batch.indices[this.next + offset] as number;
+      (errors ??= new Map()).set(offset, withTaskIndex(reviveError(error), index));
     }
-    this.next += count;
-    if (count > 0) this.report(outcomes);
+    const offset = this.next;
+    this.next += values.length;
+    if (values.length > 0) this.report(new Outcomes(this.batch.indices, offset, values, errors, chunk.durations));
     if (chunk.done) this.end(chunk.done.durationMs, chunk.done.ran, this.batch.slice(chunk.done.ran), true);
     else this.armTimer();
   }
@@ -110,9 +109,15 @@ export class BatchRun {
       // the DataCloneError; the others never started and run again. The worker never received the
       // functions this request introduced.
       for (const { id } of this.request.newFns) this.host.knownFns.delete(id);
-      const unclonable = this.batch.filter((p) => !canClone(p.task.args));
-      this.report(unclonable.map((p) => ({ index: p.index, ok: false, error: withTaskIndex(argumentsError(p.index, error), p.index) })));
-      this.end(0, 0, this.batch.filter((p) => !unclonable.includes(p)));
+      const unclonable: number[] = [];
+      const clonable: number[] = [];
+      for (let offset = 0; offset < this.batch.length; offset++) {
+        (canClone((this.batch.tasks[offset] as Task).args) ? clonable : unclonable).push(offset);
+      }
+      const failed = this.batch.pick(unclonable);
+      const errors = new Map(unclonable.map((_, i) => [i, withTaskIndex(argumentsError(failed.indices[i] as number, error), failed.indices[i] as number)]));
+      this.report(new Outcomes(failed.indices, 0, new Array(unclonable.length), errors));
+      this.end(0, 0, this.batch.pick(clonable));
       return;
     }
     this.failTask(this.next, new WorkerCrashedError(`A worker thread failed to run a batch: ${String(error)}`, { cause: error }));
@@ -120,9 +125,9 @@ export class BatchRun {
 
   /** Fails the task at `offset`; the tasks after it never ran, and those before it whose results were lost run again. */
   private failTask(offset: number, error: unknown): void {
-    const failed = this.batch[offset];
-    if (failed) this.report([{ index: failed.index, ok: false, error }]);
-    this.end(0, offset + 1, [...this.batch.slice(this.next, offset), ...this.batch.slice(offset + 1)]);
+    const failed = this.batch.indices[offset];
+    if (failed !== undefined) this.report(Outcomes.of({ index: failed, ok: false, error }));
+    this.end(0, offset + 1, this.batch.slice(this.next, offset).concat(this.batch.slice(offset + 1)));
   }
 
   private armTimer(): void {
@@ -130,14 +135,14 @@ export class BatchRun {
     if (timeoutMs === undefined) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      const current = this.batch[this.next];
-      if (!current || this.done) return;
-      this.failTask(this.next, timeoutError(current.index, timeoutMs));
+      const current = this.batch.indices[this.next];
+      if (current === undefined || this.done) return;
+      this.failTask(this.next, timeoutError(current, timeoutMs));
       this.host.kill();
     }, timeoutMs);
   }
 
-  private end(durationMs: number, ran: number, unrun: readonly PendingTask[], completed = false): void {
+  private end(durationMs: number, ran: number, unrun: Batch, completed = false): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
@@ -150,9 +155,10 @@ export class BatchRun {
 
   private buildRequest({ refs, sharedCopies }: RunContext): BatchRequest {
     const newFns: ShippedFn[] = [];
-    const firstId = (this.batch[0] as PendingTask).fnId;
+    const { fnIds } = this.batch;
+    const firstId = fnIds[0] as number;
     let shared = true;
-    for (const { fnId } of this.batch) {
+    for (const fnId of fnIds) {
       if (fnId !== firstId) shared = false;
       if (!this.host.knownFns.has(fnId)) {
         this.host.knownFns.add(fnId);
@@ -161,8 +167,8 @@ export class BatchRun {
     }
     return {
       newFns,
-      fnIds: shared ? firstId : this.batch.map((p) => p.fnId),
-      args: encodeArgs(shareLargeArrays(this.batch.map((p) => p.task.args), sharedCopies)),
+      fnIds: shared ? firstId : fnIds,
+      args: encodeArgs(shareLargeArrays(this.batch.tasks.map((task) => task.args), sharedCopies)),
       settle: this.control.settle,
       stream: this.control.timeoutMs !== undefined,
       cancel: this.control.cancel,

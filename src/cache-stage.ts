@@ -6,7 +6,7 @@
  */
 import { delayed, type Task } from './delayed.js';
 import { cachedCallOf, type CachedCall, type ComputedResult } from './cached-function.js';
-import type { Outcome } from './backend.js';
+import type { Outcome } from './batch.js';
 
 /** What the stage needs from the execution it serves. */
 export interface CacheHost {
@@ -40,6 +40,11 @@ export class CacheStage {
   private readonly writes = new Set<Promise<void>>();
 
   constructor(private readonly host: CacheHost) {}
+
+  /** Misses of cached functions are running: their outcomes must go through {@link observe}. */
+  get observing(): boolean {
+    return this.running.size > 0;
+  }
 
   /** Lookups or writes are under way. */
   get busy(): boolean {

@@ -6,7 +6,8 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { isTask, type Task } from './delayed.js';
 import { InvalidTaskError, describeValue } from './errors.js';
-import type { Backend, BatchEnd, Outcome, PendingTask } from './backend.js';
+import type { Backend, BatchEnd } from './backend.js';
+import type { Batch, Outcome, Outcomes } from './batch.js';
 import { nextBatchSize, recallTaskCost, rememberTaskCost, type BatchSizer, type TaskCosts } from './scheduler.js';
 import type { ProgressReporter } from './progress.js';
 import { TaskQueue } from './task-queue.js';
@@ -17,6 +18,8 @@ import { cachedCallOf } from './cached-function.js';
 export interface ResultSink {
   /** Takes the outcome of one task, in whatever order tasks complete. */
   accept(outcome: Outcome): void;
+  /** Takes a chunk of outcomes; failures only with `errors: 'settle'` (otherwise they end the call). */
+  acceptAll(outcomes: Outcomes): void;
   /** Results the consumer has taken so far (for an array: every accepted one). */
   readonly consumed: number;
 }
@@ -65,7 +68,7 @@ export class Execution {
     deliver: (outcome) => this.take(outcome),
     enqueue: (index, task) => {
       try {
-        this.queue.push({ index, task, fnId: this.backend.prepare(task) });
+        this.queue.push(index, task, this.backend.prepare(task));
       } catch (error) {
         this.fail(index, error);
       }
@@ -186,6 +189,7 @@ export class Execution {
   }
 
   private async readInput(iterator: Iterator<unknown> | AsyncIterator<unknown>): Promise<void> {
+    if (this.checkedUpFront) return this.readArray(this.source as readonly Task[]);
     const isAsync = !isSyncIterator(this.source);
     while (this.canRead()) {
       let result: IteratorResult<unknown>;
@@ -213,9 +217,28 @@ export class Execution {
       }
       const index = this.read++;
       try {
-        // An array was checked whole before the start.
-        const task = this.checkedUpFront ? (result.value as Task) : this.checkTask(result.value, index);
-        if (!this.cache.admit(index, task)) this.queue.push({ index, task, fnId: this.backend.prepare(task) });
+        const task = this.checkTask(result.value, index);
+        if (!this.cache.admit(index, task)) this.queue.push(index, task, this.backend.prepare(task));
+      } catch (error) {
+        this.fail(index, error);
+        return;
+      }
+      this.dispatch(false);
+    }
+  }
+
+  /** {@link readInput} for an array, checked whole: indexed reads, without an iterator result per task. */
+  private readArray(tasks: readonly Task[]): void {
+    while (this.canRead()) {
+      // The length checked up front: the array is read as it was when the call began.
+      if (this.read >= (this.total as number)) {
+        this.inputDone = true;
+        return;
+      }
+      const index = this.read++;
+      const task = tasks[index] as Task;
+      try {
+        if (!this.cache.admit(index, task)) this.queue.push(index, task, this.backend.prepare(task));
       } catch (error) {
         this.fail(index, error);
         return;
@@ -227,7 +250,7 @@ export class Execution {
   /** Starts batches on free slots; a short batch waits for more input unless `allowPartial`. */
   private dispatch(allowPartial: boolean): void {
     if (this.sizedFor === undefined && this.queue.size > 0) {
-      this.sizedFor = (this.queue.peek() as PendingTask).task.fn;
+      this.sizedFor = (this.queue.peek() as Task).fn;
       recallTaskCost(this.settings.sizer, this.sizedFor, this.settings.taskCosts);
     }
     while (!this.stopping && this.running < this.backend.slots && this.queue.size > 0) {
@@ -238,7 +261,7 @@ export class Execution {
     }
   }
 
-  private startBatch(batch: PendingTask[]): void {
+  private startBatch(batch: Batch): void {
     this.running++;
     this.dispatched += batch.length;
     this.backend.runBatch(batch, (outcomes) => this.onOutcomes(outcomes)).then(
@@ -246,7 +269,7 @@ export class Execution {
       (error: unknown) => {
         // Backends report task failures as outcomes; a rejection here is a fault of the backend itself.
         this.running--;
-        this.fail((batch[0] as PendingTask).index, error);
+        this.fail(batch.indices[0] as number, error);
       },
     );
   }
@@ -262,12 +285,23 @@ export class Execution {
     this.wake();
   }
 
-  private onOutcomes(outcomes: readonly Outcome[]): void {
-    for (const outcome of outcomes) {
-      this.cache.observe(outcome);
-      this.take(outcome);
+  private onOutcomes(outcomes: Outcomes): void {
+    if (this.cache.observing) {
+      // Cached misses among the tasks: each outcome is recorded for the store.
+      for (let i = 0; i < outcomes.count; i++) {
+        const outcome = outcomes.at(i);
+        this.cache.observe(outcome);
+        this.take(outcome);
+      }
+      this.cache.storeComputed();
+    } else {
+      this.completed += outcomes.count;
+      if (outcomes.errors && !this.settings.settle) {
+        for (const [position, error] of outcomes.errors) this.fail(outcomes.indexAt(position), error);
+      }
+      this.sink.acceptAll(outcomes);
+      this.wake();
     }
-    this.cache.storeComputed();
     this.reportProgress();
   }
 

@@ -10,7 +10,8 @@ import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
 import type { BatchRequest, ChunkReplies, PoolWorkerData } from './protocol.js';
-import type { BatchEnd, Outcome, PendingTask } from './backend.js';
+import type { BatchEnd } from './backend.js';
+import type { Batch, Outcomes } from './batch.js';
 
 /** Settings that make workers interchangeable: workers are pooled per configuration. */
 export interface WorkerConfig {
@@ -106,7 +107,7 @@ export class PoolWorker {
   }
 
   /** Sends one batch; it runs after those already sent. Resolves when it ends, whatever the way. */
-  run(batch: readonly PendingTask[], context: RunContext, report: (outcomes: Outcome[]) => void): Promise<BatchEnd> {
+  run(batch: Batch, context: RunContext, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {
     if (this.runs.length === 0) this.native.ref(); // a worker with work keeps the process alive; an idle one never does
     const run = new BatchRun(batch, context, report, this, (ended) => {
       this.runs.splice(this.runs.indexOf(ended), 1);

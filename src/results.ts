@@ -2,7 +2,7 @@
  * The two shapes of results: an array in input order, and an async iterator (in input order or in
  * completion order) whose consumer sets the pace of the whole call.
  */
-import type { Outcome } from './backend.js';
+import type { Outcome, Outcomes } from './batch.js';
 import type { Execution, ResultSink } from './engine.js';
 
 /** Turns an outcome into what the caller sees: the value, or a settled record with `errors: 'settle'`. */
@@ -29,6 +29,16 @@ export class ArraySink implements ResultSink {
     this.results[outcome.index] = presentOutcome(outcome, this.settle);
     this.consumed++;
   }
+
+  acceptAll(outcomes: Outcomes): void {
+    const { values, errors, count } = outcomes;
+    if (errors || this.settle) {
+      for (let i = 0; i < count; i++) if (this.settle || !errors?.has(i)) this.accept(outcomes.at(i));
+      return;
+    }
+    for (let i = 0; i < count; i++) this.results[outcomes.indexAt(i)] = values[i];
+    this.consumed += count;
+  }
 }
 
 /** Holds finished results until the consumer of a generator takes them. */
@@ -44,6 +54,12 @@ export class StreamSink implements ResultSink {
     private readonly ordered: boolean,
     private readonly settle: boolean,
   ) {}
+
+  acceptAll(outcomes: Outcomes): void {
+    for (let i = 0; i < outcomes.count; i++) {
+      if (this.settle || !outcomes.errors?.has(i)) this.accept(outcomes.at(i));
+    }
+  }
 
   accept(outcome: Outcome): void {
     const value = presentOutcome(outcome, this.settle);

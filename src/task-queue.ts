@@ -1,45 +1,53 @@
 /**
- * Tasks read from the input and not yet dispatched, in input order. An array with a moving head,
- * so that taking a batch from the front costs the batch, not the queue.
+ * Tasks read from the input and not yet dispatched, in input order, kept column by column (see
+ * batch.ts) with a moving head, so that taking a batch from the front costs the batch, not the queue.
  */
-import type { PendingTask } from './backend.js';
+import { Batch } from './batch.js';
+import type { Task } from './delayed.js';
 
 export class TaskQueue {
-  private items: PendingTask[] = [];
+  private indices: number[] = [];
+  private tasks: Task[] = [];
+  private fnIds: number[] = [];
   private head = 0;
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.indices.length - this.head;
   }
 
   /** The first task, without removing it. */
-  peek(): PendingTask | undefined {
-    return this.items[this.head];
+  peek(): Task | undefined {
+    return this.tasks[this.head];
   }
 
-  push(task: PendingTask): void {
-    this.items.push(task);
+  push(index: number, task: Task, fnId: number): void {
+    this.indices.push(index);
+    this.tasks.push(task);
+    this.fnIds.push(fnId);
   }
 
   /** Removes and returns up to `count` tasks from the front. */
-  take(count: number): PendingTask[] {
-    const batch = this.items.slice(this.head, this.head + count);
-    this.head += batch.length;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+  take(count: number): Batch {
+    const end = Math.min(this.head + count, this.indices.length);
+    const batch = new Batch(this.indices.slice(this.head, end), this.tasks.slice(this.head, end), this.fnIds.slice(this.head, end));
+    this.head = end;
+    if (this.head > 1024 && this.head * 2 > this.indices.length) this.compact();
     return batch;
   }
 
   /** Puts tasks back at the front (they come before everything queued). */
-  requeue(tasks: readonly PendingTask[]): void {
-    if (tasks.length <= this.head) {
-      this.head -= tasks.length;
-      for (let i = 0; i < tasks.length; i++) this.items[this.head + i] = tasks[i] as PendingTask;
-    } else {
-      this.items = [...tasks, ...this.items.slice(this.head)];
-      this.head = 0;
-    }
+  requeue(batch: Batch): void {
+    this.compact();
+    this.indices = batch.indices.concat(this.indices);
+    this.tasks = batch.tasks.concat(this.tasks);
+    this.fnIds = batch.fnIds.concat(this.fnIds);
+  }
+
+  private compact(): void {
+    if (this.head === 0) return;
+    this.indices = this.indices.slice(this.head);
+    this.tasks = this.tasks.slice(this.head);
+    this.fnIds = this.fnIds.slice(this.head);
+    this.head = 0;
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { Task } from './delayed.js';
 import { shipmentFor, type FnRef } from './fn-ref.js';
-import { withTaskIndex, type Backend, type BatchEnd, type Outcome, type PendingTask, type RunControl } from './backend.js';
+import { withTaskIndex, type Backend, type BatchEnd, type RunControl } from './backend.js';
+import { Outcomes, type Batch } from './batch.js';
 import { acquireWorker, releaseWorker, type PoolWorker, type WorkerConfig } from './pool.js';
 import type { RunContext } from './batch-run.js';
 import { SharedCopies } from './batch-codec.js';
@@ -49,13 +50,13 @@ export class ThreadsBackend implements Backend {
     return id;
   }
 
-  async runBatch(batch: readonly PendingTask[], report: (outcomes: Outcome[]) => void): Promise<BatchEnd> {
+  async runBatch(batch: Batch, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {
     let worker: PoolWorker;
     try {
       worker = await this.pickWorker();
     } catch (error) {
-      const first = batch[0] as PendingTask;
-      report([{ index: first.index, ok: false, error: withTaskIndex(error, first.index) }]);
+      const first = batch.indices[0] as number;
+      report(Outcomes.of({ index: first, ok: false, error: withTaskIndex(error, first) }));
       return { durationMs: 0, ran: 1, unrun: batch.slice(1) };
     }
     if (this.interrupted) return { durationMs: 0, ran: 0, unrun: batch };

@@ -34,6 +34,8 @@ export interface RunControl {
 export interface Backend {
   /** How many batches may run at once. */
   readonly slots: number;
+  /** Gets ready for about this many tasks (undefined: unknown), before the first is read. */
+  prestart?(expectedTasks: number | undefined): void;
   /** Checks a task before it is queued and returns the handle of its function; throws when it cannot run here. */
   prepare(task: Task): number;
   /** Runs one batch, reporting outcomes in batch order as they come; never rejects for a task's failure. */

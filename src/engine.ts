@@ -96,6 +96,7 @@ export class Execution {
     signal?.addEventListener('abort', onAbort, { once: true });
     const iterator = openIterator(this.source);
     try {
+      this.backend.prestart?.(Array.isArray(this.source) ? this.source.length : undefined);
       if (Array.isArray(this.source)) {
         this.checkAll(this.source);
         this.checkedUpFront = true;

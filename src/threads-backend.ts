@@ -27,6 +27,7 @@ export class ThreadsBackend implements Backend {
   private readonly workers = new Set<PoolWorker>();
   private readonly starting = new Set<Promise<unknown>>();
   private interrupted = false;
+  private released = false;
   private lastFn: unknown;
   private lastId = 0;
 
@@ -50,42 +51,59 @@ export class ThreadsBackend implements Backend {
     return id;
   }
 
+  /**
+   * Starts the workers the call will need before its tasks are checked and shipped (which loads a
+   * parser on the first call): the workers boot meanwhile, on the other CPUs. (bench cold start.)
+   */
+  prestart(expectedTasks: number | undefined): void {
+    const wanted = Math.min(this.nJobs, expectedTasks ?? this.nJobs);
+    while (this.liveWorkers() + this.starting.size < wanted) {
+      // A worker that fails to start fails the first batch that asks for it again (withWorker).
+      this.startWorker().catch(() => undefined);
+    }
+  }
+
   async runBatch(batch: Batch, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {
-    let worker: PoolWorker;
+    let chosen: { worker: PoolWorker; end: Promise<BatchEnd> } | undefined;
     try {
-      worker = await this.pickWorker();
+      chosen = await this.withWorker((worker) =>
+        this.interrupted ? undefined : { worker, end: worker.run(batch, this.context, report) },
+      );
     } catch (error) {
       const first = batch.indices[0] as number;
       report(Outcomes.of({ index: first, ok: false, error: withTaskIndex(error, first) }));
       return { durationMs: 0, ran: 1, unrun: batch.slice(1) };
     }
-    if (this.interrupted) return { durationMs: 0, ran: 0, unrun: batch };
-    const end = await worker.run(batch, this.context, report);
-    if (!worker.isAlive) this.workers.delete(worker);
+    if (!chosen) return { durationMs: 0, ran: 0, unrun: batch };
+    const end = await chosen.end;
+    if (!chosen.worker.isAlive) this.workers.delete(chosen.worker);
     return end;
   }
 
   /**
-   * An idle worker; else a new one while fewer than nJobs; else the least loaded one with room. The
-   * worker is returned with no await between the choice and `run()`, so two batches never both
-   * count on the same free place.
+   * Calls `use` with an idle worker; else with a new one while fewer than nJobs; else with the least
+   * loaded one with room. `use` runs in the same synchronous step as the choice, so that two batches
+   * waiting for workers never both count on the same free place.
    */
-  private async pickWorker(): Promise<PoolWorker> {
+  private async withWorker<T>(use: (worker: PoolWorker) => T): Promise<T> {
     for (;;) {
       let best: PoolWorker | undefined;
       for (const worker of this.workers) {
         if (!worker.isAlive || worker.load >= this.depth) continue;
         if (!best || worker.load < best.load) best = worker;
       }
-      if (best?.load === 0) return best;
-      if (this.liveWorkers() + this.starting.size < this.nJobs) return this.startWorker();
-      if (best) return best;
+      if (best?.load === 0) return use(best);
+      if (this.liveWorkers() + this.starting.size < this.nJobs) {
+        await this.startWorker(); // joins this.workers: the next turn of the loop chooses again
+        continue;
+      }
+      if (best) return use(best);
       if (this.starting.size === 0) throw new Error('Internal error: no worker has room for a batch');
       await Promise.race(this.starting);
     }
   }
 
-  private async startWorker(): Promise<PoolWorker> {
+  private async startWorker(): Promise<void> {
     const started = acquireWorker(this.config);
     const settled = started.then(
       () => undefined,
@@ -94,8 +112,9 @@ export class ThreadsBackend implements Backend {
     this.starting.add(settled);
     try {
       const worker = await started;
-      this.workers.add(worker);
-      return worker;
+      // The call may have ended while the worker started (prestart): it goes straight to the pool.
+      if (this.released) releaseWorker(worker);
+      else this.workers.add(worker);
     } finally {
       this.starting.delete(settled);
     }
@@ -113,6 +132,7 @@ export class ThreadsBackend implements Backend {
   }
 
   release(): void {
+    this.released = true;
     for (const worker of this.workers) releaseWorker(worker);
     this.workers.clear();
   }

@@ -228,7 +228,10 @@ export class Execution {
     }
   }
 
-  /** {@link readInput} for an array, checked whole: indexed reads, without an iterator result per task. */
+  /**
+   * {@link readInput} for an array, checked whole: indexed reads, without an iterator result per
+   * task, and batches start once the read-ahead is queued (reading costs nothing to wait for).
+   */
   private readArray(tasks: readonly Task[]): void {
     while (this.canRead()) {
       // The length checked up front: the array is read as it was when the call began.
@@ -244,8 +247,8 @@ export class Execution {
         this.fail(index, error);
         return;
       }
-      this.dispatch(false);
     }
+    this.dispatch(false);
   }
 
   /** Starts batches on free slots; a short batch waits for more input unless `allowPartial`. */

@@ -22,6 +22,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { autoBatchMarkdown } from './auto-batch.js';
 import { runComparison, type SystemId } from './compare.js';
+import { limitsMarkdown, measureLimits } from './limits.js';
 import { memoryMarkdown } from './memory.js';
 import { comparisonMarkdown, joblibTsMemory, speedupSeries } from './report.js';
 import { speedupSvg } from './svg.js';
@@ -45,7 +46,13 @@ const comparison = await runComparison({
 });
 
 const memory = joblibTsMemory(comparison);
-const markdown = [comparisonMarkdown(comparison), autoBatchMarkdown(comparison), ...(memory ? [memoryMarkdown(memory)] : [])].join('\n');
+const limits = measureLimits(comparison);
+const markdown = [
+  comparisonMarkdown(comparison),
+  ...(limits.length > 0 ? [limitsMarkdown(limits)] : []),
+  autoBatchMarkdown(comparison),
+  ...(memory ? [memoryMarkdown(memory)] : []),
+].join('\n');
 const svg = speedupSvg(speedupSeries(comparison), {
   title: 'Speedup over a plain loop against task duration',
   subtitle: `${comparison.machine.cpus} CPUs, Node.js ${comparison.machine.node}, ${comparison.workers} workers; medians of ${comparison.reps} runs${comparison.quick ? ' (quick mode)' : ''}; see RESULTS.md`,

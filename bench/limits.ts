@@ -1,0 +1,131 @@
+/**
+ * What no dispatcher avoids on W1, W5 and W6, measured by `npm run bench` in its own process after
+ * the comparison, one thread at a time (so the host's bursts matter less than in the comparison):
+ *
+ * - W1: making the 100,000 task descriptors, which the comparison times as part of every call. The
+ *   tasks cannot start before the list exists, so with 2 workers a call takes at least that time
+ *   plus half the loop's.
+ * - W5: a copy of each caller's array. The caller keeps its arrays (none is detached), and a worker
+ *   can only read memory it was given, so the calling thread copies every array once at least:
+ *   into new memory, as structured clone and a transfer of a copy do, or at best into memory used
+ *   before. Copies and tasks can overlap, but they share the 2 CPUs: a call takes at least the
+ *   copies alone, and half of copies plus tasks.
+ * - W6: one copy of the 100 MiB array into new shared memory, before its tasks can read it; then
+ *   half the loop's time.
+ *
+ * The loop's times come from the comparison (the same run). Each figure is a median of 5.
+ */
+import { delayed } from 'joblib-ts';
+import { formatMs, formatSpeedup } from '../examples/timing.js';
+import { cellStats, type Comparison } from './compare.js';
+import { displayOrder } from './report.js';
+import { buildArgs, filledArray, type WorkloadSpec } from './workloads.js';
+import { spin } from './tasks.mjs';
+
+const REPS = 5;
+
+interface Limit {
+  readonly spec: WorkloadSpec;
+  readonly loopMs: number;
+  /** What the calling thread must do, and its time. */
+  readonly shares: readonly { readonly what: string; readonly ms: number; readonly bestMs: number }[];
+  /** joblib-ts 'auto' in the comparison. */
+  readonly measuredMs: number | undefined;
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+
+function timeMedian(prepare: () => () => unknown): number {
+  const times: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const run = prepare();
+    const started = performance.now();
+    run();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+/** W1: building the task list, on arguments just made, as the comparison's harness does. */
+function buildTasksMs(spec: WorkloadSpec, c: Comparison): number {
+  return timeMedian(() => {
+    const args = buildArgs(spec, c.calibration, false) as [number, number][];
+    return () => args.map(([rounds, seed]) => delayed(spin)(rounds, seed));
+  });
+}
+
+/** W5: copying every array into new memory, and into a few buffers used over and over. */
+function copyArraysMs(spec: WorkloadSpec, c: Comparison): { fresh: number; reused: number } {
+  const arrays = () => buildArgs(spec, c.calibration, false).map(([values]) => values as Float64Array);
+  const fresh = timeMedian(() => {
+    const list = arrays();
+    return () => list.map((values) => values.slice());
+  });
+  const reused = timeMedian(() => {
+    const list = arrays();
+    const ring = Array.from({ length: 4 }, () => new Float64Array((list[0] as Float64Array).length).fill(1));
+    return () => list.forEach((values, i) => (ring[i % ring.length] as Float64Array).set(values));
+  });
+  return { fresh, reused };
+}
+
+/** W6: the array copied into new shared memory. */
+function shareArrayMs(spec: WorkloadSpec): number {
+  return timeMedian(() => {
+    const values = filledArray((spec.arrayBytes as number) / 8, 0);
+    return () => new Uint8Array(new SharedArrayBuffer(values.byteLength)).set(new Uint8Array(values.buffer));
+  });
+}
+
+export function measureLimits(c: Comparison): Limit[] {
+  const limits: Limit[] = [];
+  for (const spec of displayOrder(c.specs)) {
+    const loopMs = cellStats(c, spec.id, 'loop').time?.median;
+    if (loopMs === undefined) continue;
+    const measuredMs = cellStats(c, spec.id, 'joblib-ts-auto').time?.median;
+    const half = loopMs / 2;
+    if (spec.id === 'W1') {
+      const ms = buildTasksMs(spec, c);
+      limits.push({ spec, loopMs, measuredMs, shares: [{ what: 'making the task descriptors', ms, bestMs: ms + half }] });
+    } else if (spec.kind === 'arrays') {
+      const { fresh, reused } = copyArraysMs(spec, c);
+      const best = (copy: number) => Math.max(copy, (copy + loopMs) / 2);
+      limits.push({
+        spec,
+        loopMs,
+        measuredMs,
+        shares: [
+          { what: 'copying each array into new memory', ms: fresh, bestMs: best(fresh) },
+          { what: 'copying each array into memory used before', ms: reused, bestMs: best(reused) },
+        ],
+      });
+    } else if (spec.kind === 'shared') {
+      const ms = shareArrayMs(spec);
+      limits.push({ spec, loopMs, measuredMs, shares: [{ what: 'copying the array into new shared memory', ms, bestMs: ms + half }] });
+    }
+  }
+  return limits;
+}
+
+/** The section of bench/RESULTS.md. */
+export function limitsMarkdown(limits: readonly Limit[]): string {
+  const lines = [
+    '# What bounds W1, W5 and W6',
+    '',
+    'Written by `npm run bench` (bench/limits.ts): the work the calling thread cannot hand to a worker, timed in one thread (medians of 5), and the best speedup it leaves with 2 workers on 2 CPUs. W1 and W6: the tasks wait for it, so a call takes at least this time plus half the loop. W5: it overlaps the tasks, but shares the CPUs with them, so a call takes at least max(copies, (copies + loop) / 2). The loop and joblib-ts times are the comparison\'s medians.',
+    '',
+    "| Workload | Loop | Calling thread's share | Its time | Best possible | Best speedup | Target | joblib-ts 'auto' |",
+    '|---|--:|---|--:|--:|--:|--:|--:|',
+  ];
+  for (const { spec, loopMs, shares, measuredMs } of limits) {
+    for (const share of shares) {
+      lines.push(
+        `| ${spec.id} | ${formatMs(loopMs)} | ${share.what} | ${formatMs(share.ms)} | ${formatMs(share.bestMs)} | ${formatSpeedup(loopMs / share.bestMs)} | ${
+          spec.target !== undefined ? `>= ${spec.target}x` : '—'
+        } | ${measuredMs !== undefined ? `${formatMs(measuredMs)} (${formatSpeedup(loopMs / measuredMs)})` : '—'} |`,
+      );
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -26,6 +26,13 @@ describe('Parallel results', () => {
     }
   });
 
+  it('runs the tasks an array held when the call began, not those pushed while it runs', async () => {
+    const tasks = range(2000).map((x) => delayed(square)(x));
+    const call = Parallel({ nJobs: 2, batchSize: 10 })(tasks);
+    tasks.push(delayed(square)(-1));
+    assert.deepEqual(await call, range(2000).map(square));
+  });
+
   it('gives an empty array for an empty input', async () => {
     assert.deepEqual(await Parallel(2)([]), []);
     assert.deepEqual(await collect(Parallel({ nJobs: 2, returnAs: 'generator' })([])), []);

@@ -76,14 +76,20 @@ export interface CacheBackend {
   readonly enabled: boolean;
   /** Valid stored values for these keys (`undefined` for a miss); hits are recorded as used. */
   lookup(identity: FunctionIdentity, keys: readonly string[], validate: (meta: EntryMeta) => boolean): Promise<({ value: unknown; meta: EntryMeta } | undefined)[]>;
-  /** Stores results in one transaction. */
+  /**
+   * The valid value of `key` if this process holds it in memory, found synchronously (a hit recorded
+   * as used); `undefined` when {@link CacheBackend.lookup} must be asked.
+   */
+  peek(key: string, validate: (meta: EntryMeta) => boolean): { value: unknown } | undefined;
+  /** Stores results (written behind: visible to this process at once, committed soon after). */
   store(identity: FunctionIdentity, results: readonly ComputedResult[]): Promise<void>;
   /** Drops entries of older versions of this function, once per identity and process. */
   retire(identity: FunctionIdentity): Promise<void>;
   /** Removes this function's entries (every version). */
   clearFunction(identity: FunctionIdentity): Promise<void>;
   deleteKeys(keys: readonly string[]): Promise<void>;
-  log(level: number, message: string): void;
+  /** Prints `message()` when the Memory's verbosity is `level` or more (built only then: hits are hot). */
+  log(level: number, message: () => string): void;
 }
 
 /** The part of a cached function that Parallel uses: it looks tasks up before dispatching them. */
@@ -124,12 +130,17 @@ export function makeCachedFunction<F extends AnyFunction>(
     const started = performance.now();
     const value = await fn(...args);
     const durationMs = performance.now() - started;
-    backend.log(1, `[Memory] ${identity.name} computed in ${(durationMs / 1000).toFixed(3)}s`);
+    backend.log(1, () => `[Memory] ${identity.name} computed in ${(durationMs / 1000).toFixed(3)}s`);
     if (backend.enabled) await backend.store(identity, [{ key, args, value, durationMs }]);
     return value;
   };
+  /** Whether older versions were dropped: until then no hit may be served from memory. */
+  let retired = false;
   const lookupOne = async (key: string) => {
-    await backend.retire(identity);
+    if (!retired) {
+      await backend.retire(identity);
+      retired = true;
+    }
     const [hit] = await backend.lookup(identity, [key], validate);
     return hit;
   };
@@ -142,13 +153,27 @@ export function makeCachedFunction<F extends AnyFunction>(
     return started;
   };
 
-  const cached = (async (...args: unknown[]): Promise<unknown> => {
-    if (!backend.enabled) return fn(...args);
-    const key = keyFor(args);
+  const loaded = () => `[Memory] ${identity.name}: loaded from cache`;
+  // Not an async function: a hit held in memory is answered without a single await.
+  const cached = ((...args: unknown[]): Promise<unknown> => {
+    if (!backend.enabled) return callAsync(fn, args);
+    let key: string;
+    try {
+      key = keyFor(args);
+    } catch (error) {
+      return Promise.reject(error); // ERR_UNHASHABLE rejects, as from an async function
+    }
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const held = retired ? backend.peek(key, validate) : undefined;
+    if (held) {
+      backend.log(2, loaded);
+      return Promise.resolve(held.value);
+    }
     return singleFlight(key, async () => {
       const hit = await lookupOne(key);
       if (hit) {
-        backend.log(2, `[Memory] ${identity.name}: loaded from cache`);
+        backend.log(2, loaded);
         return hit.value;
       }
       return computeAndStore(key, args);
@@ -206,6 +231,11 @@ export function makeCachedFunction<F extends AnyFunction>(
     },
   });
   return cached;
+}
+
+/** Calls `fn` as an async function would: a synchronous throw becomes a rejection. */
+async function callAsync(fn: AnyFunction, args: readonly unknown[]): Promise<unknown> {
+  return fn(...args);
 }
 
 /** Metadata as users see it. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { moduleRefOf, type AnyFunction } from './delayed.js';
+import { HASH_FORMAT_VERSION } from './hash.js';
 
 /** A cached function's identity. */
 export interface FunctionIdentity {
@@ -13,7 +14,7 @@ export interface FunctionIdentity {
   readonly name: string;
   /** Module and name: what stays the same when the function's code changes. */
   readonly slot: string;
-  /** Slot and version: what changes with the code (or with the `version` option). */
+  /** Slot and version: what changes with the code (or with the `version` option), or with the format of cache keys. */
   readonly id: string;
 }
 
@@ -26,7 +27,9 @@ export function functionIdentity(fn: AnyFunction, version: string | undefined, d
   const moduleRef = moduleRefOf(fn);
   const slot = moduleRef ? `${moduleRef.url}#${moduleRef.name}` : `${definedIn}#${name}`;
   const revision = version !== undefined ? `v:${version}` : sourceDigest(Function.prototype.toString.call(fn));
-  return { name, slot, id: `${slot}@${revision}` };
+  // The format of the keys is part of the version: entries keyed in an older format can never be
+  // hit again, and as entries of another version they are dropped like those of an edited function.
+  return { name, slot, id: `${slot}@k${HASH_FORMAT_VERSION}:${revision}` };
 }
 
 /** The slot part of an identity string. */

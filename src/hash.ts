@@ -8,23 +8,20 @@
  * order: object keys are sorted by code unit, and Map and Set entries are hashed one by one and
  * their digests sorted, so insertion order never reaches the key.
  *
- * Digest: SHA-1 truncated to 128 bits. Measured on the development machine (2-core Xeon with SHA-NI,
- * Node 20, one 64 MiB buffer, median of 5): md5 ≈ 660-700 MiB/s, sha1 ≈ 1640-1840 MiB/s, sha256 ≈
- * 1600-1650 MiB/s (sha512 ≈ 720, blake2b512 ≈ 940). SHA-1 was the fastest; its known collision
- * attacks need inputs crafted on purpose, which is not the threat model of a memo cache of one's own
- * computations (joblib itself uses md5), and 128 bits leave accidental collisions out of reach.
+ * Digest: 128 bits, two XXH64 digests of the encoding with different seeds (see `hash-digest.ts` for
+ * the choice and its measurements). The walk feeds the digest through a scratch buffer, so that a
+ * small value reaches it in one `update` call.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { types } from 'node:util';
 import { UnhashableError, describeValue } from './errors.js';
+import { acquireDigest, releaseDigest, type Digest128 } from './hash-digest.js';
 
 /**
  * Version of the encoding. Bump it whenever the bytes written for any value change: it is mixed
  * into every digest, so stored cache keys from an older encoding stop matching instead of aliasing.
  */
-export const HASH_FORMAT_VERSION = 1;
+export const HASH_FORMAT_VERSION = 2;
 
-const ALGORITHM = 'sha1';
 /** Scratch buffer size: small scalar encodings accumulate here and reach the digest in few `update` calls. */
 const SCRATCH_SIZE = 64 * 1024;
 /** Byte runs up to this size are copied into the scratch buffer; larger ones go to the digest as they are. */
@@ -34,6 +31,8 @@ const COPY_LIMIT = 1024;
 const UNDEFINED = 0, NULL = 1, FALSE = 2, TRUE = 3, NUMBER = 4, STRING = 5, BIGINT = 6, HOLE = 7;
 const ARRAY = 8, OBJECT = 9, INSTANCE = 10, MAP = 11, SET = 12, DATE = 13, REGEXP = 14, ERROR = 15;
 const TYPED_ARRAY = 16, BUFFER = 17, DATA_VIEW = 18, ARRAY_BUFFER = 19, SHARED_ARRAY_BUFFER = 20, BOXED = 21, URL_ = 22;
+/** Domains: what was hashed, so that hash(args) and hashArguments(args) differ. */
+const DOMAIN_VALUE = 0x56, DOMAIN_ARGS = 0x41; // 'V', 'A'
 /** Length marker for a string that is not well-formed UTF-16 (lone surrogates), which UTF-8 cannot carry. */
 const UTF16_MARKER = 0xffffffff;
 
@@ -49,26 +48,37 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 /** One step of the path to a value, rendered only when an error needs it. */
 type Segment = number | string | { readonly in: 'key' | 'value' | 'element'; readonly key: unknown; readonly index: number };
 
-/** The scratch buffer kept between calls; taken while in use, so a re-entrant call (from a getter) gets its own. */
-let spareScratch: Buffer | undefined;
+/** The encoder kept between calls; taken while in use, so a re-entrant call (from a getter) gets its own. */
+let spareEncoder: Encoder | undefined;
 
 /** Walks one value into a digest. */
 class Encoder {
-  private digest: Hash = createHash(ALGORITHM);
   private pos = 0;
-  private readonly view: DataView;
+  private readonly buf = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+  private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private readonly path: Segment[] = [];
   /** Containers being walked, with the path depth at which each was entered: a cycle, not a shared value. */
   private readonly ancestors = new Map<object, number>();
+  private root = '';
+  private digest!: Digest128;
 
-  constructor(private readonly root: string, private readonly buf: Buffer) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  /** Gets ready to walk a new value (what a walk cut short by a throw left is cleared). */
+  start(root: string, digest: Digest128): void {
+    this.root = root;
+    this.digest = digest;
+    this.pos = 0;
+    this.path.length = 0;
+    this.ancestors.clear();
   }
 
-  /** Hex of the first 128 bits of the digest. */
+  get digestInUse(): Digest128 {
+    return this.digest;
+  }
+
+  /** The digest, as 32 hex characters. */
   finish(): string {
     this.flush();
-    return this.digest.digest('hex').slice(0, 32);
+    return this.digest.hex();
   }
 
   private flush(): void {
@@ -116,7 +126,7 @@ class Encoder {
       if (!isWellFormed(s)) return this.utf16(s);
       this.u32(Buffer.byteLength(s, 'utf8'));
       this.flush();
-      return void this.digest.update(s, 'utf8');
+      return void this.digest.update(Buffer.from(s, 'utf8'));
     }
     this.ensure(n * 3 + 4);
     const start = this.pos + 4;
@@ -251,22 +261,23 @@ class Encoder {
   /** Map and Set: each entry hashed on its own, then the digests sorted, so insertion order does not count. */
   private unordered(c: Map<unknown, unknown> | Set<unknown>, tag: number): void {
     this.enter(c);
-    const digests: Buffer[] = [];
-    const outer = this.digest;
+    const digests: Uint8Array[] = [];
     let index = 0;
     this.flush(); // the scratch buffer is shared: empty it before and after each entry's digest
+    // Each entry is digested by the same digest object, its state set aside meanwhile.
+    const outer = this.digest.save();
     for (const [key, val] of c.entries()) {
-      this.digest = createHash(ALGORITHM);
+      this.digest.reset();
       if (tag === SET) this.at({ in: 'element', key, index }, key);
       else {
         this.at({ in: 'key', key, index }, key);
         this.at({ in: 'value', key, index }, val);
       }
       this.flush();
-      digests.push(this.digest.digest());
+      digests.push(this.digest.bytes());
       index++;
     }
-    this.digest = outer; // after a throw the encoder is dropped, so no finally is needed
+    this.digest.load(outer); // after a throw the encoder is dropped, so no finally is needed
     digests.sort(Buffer.compare);
     this.byte(tag);
     this.u32(digests.length);
@@ -320,19 +331,20 @@ function renderPath(root: string, path: readonly Segment[]): string {
   return out;
 }
 
-/** Runs an encoder with the shared scratch buffer (or a fresh one if a getter re-entered). */
-function encode(root: string, domain: string, write: (e: Encoder) => void): string {
-  const buf = spareScratch ?? Buffer.allocUnsafe(SCRATCH_SIZE);
-  spareScratch = undefined;
-  try {
-    const e = new Encoder(root, buf);
-    e.byte(HASH_FORMAT_VERSION);
-    e.byte(domain.charCodeAt(0));
-    write(e);
-    return e.finish();
-  } finally {
-    spareScratch = buf;
-  }
+/** Takes the shared encoder (or a new one if a getter re-entered), started on a digest. */
+function startEncoder(root: string, domain: number): Encoder {
+  const e = spareEncoder ?? new Encoder();
+  spareEncoder = undefined;
+  e.start(root, acquireDigest());
+  e.byte(HASH_FORMAT_VERSION);
+  e.byte(domain);
+  return e;
+}
+
+/** Gives the encoder and its digest back. */
+function release(e: Encoder): void {
+  releaseDigest(e.digestInUse);
+  spareEncoder = e;
 }
 
 /**
@@ -347,7 +359,13 @@ function encode(root: string, domain: string, write: (e: Encoder) => void): stri
  *   WeakRef or Promise, or a cycle, anywhere inside; its `path` says where (`value.model.fn`).
  */
 export function hash(value: unknown): string {
-  return encode('value', 'V', (e) => e.value(value));
+  const e = startEncoder('value', DOMAIN_VALUE);
+  try {
+    e.value(value);
+    return e.finish();
+  } finally {
+    release(e);
+  }
 }
 
 /**
@@ -360,5 +378,11 @@ export function hash(value: unknown): string {
 export function hashArguments(args: readonly unknown[]): string {
   let length = args.length;
   while (length > 0 && args[length - 1] === undefined) length--;
-  return encode('args', 'A', (e) => e.array(args, length));
+  const e = startEncoder('args', DOMAIN_ARGS);
+  try {
+    e.array(args, length);
+    return e.finish();
+  } finally {
+    release(e);
+  }
 }

@@ -16,6 +16,7 @@ import {
   type ComputedResult,
   type EntryMetadata,
 } from './cached-function.js';
+import { loadFastDigest } from './hash-digest.js';
 import type { CacheStore, StoreWarning } from './store.js';
 
 /** Options of {@link Memory}. */
@@ -64,6 +65,8 @@ export class Memory implements AsyncDisposable {
   private readonly bytesLimit: number | undefined;
   private readonly lruBytes: number | undefined;
   private opened: Promise<CacheStore> | undefined;
+  /** The store once open, for the hits answered synchronously from memory. */
+  private current: CacheStore | undefined;
   private readonly retired = new Map<string, Promise<void>>();
   /** Bytes stored, as far as this process knows (an upper bound), while `bytesLimit` is set. */
   private storedBytes: number | undefined;
@@ -89,6 +92,7 @@ export class Memory implements AsyncDisposable {
     this.verbose = verbose;
     this.bytesLimit = bytesLimit;
     this.lruBytes = lruBytes;
+    if (this.location !== null) void loadFastDigest(); // keys are hashed much faster once it is loaded
   }
 
   /**
@@ -156,6 +160,7 @@ export class Memory implements AsyncDisposable {
   async close(): Promise<void> {
     const opened = this.opened;
     this.opened = undefined;
+    this.current = undefined;
     this.retired.clear();
     if (opened) await (await opened.catch(() => undefined))?.close();
   }
@@ -169,22 +174,27 @@ export class Memory implements AsyncDisposable {
     const location = this.location;
     // The store (keyv, SQLite) is loaded on first use: importing joblib-ts stays cheap for programs
     // that only run loops.
-    this.opened ??= import('./sqlite-store.js').then(({ openSqliteStore }) =>
+    if (this.opened) return this.opened;
+    const opening = import('./sqlite-store.js').then(({ openSqliteStore }) =>
       openSqliteStore({
         location,
         ...(this.lruBytes !== undefined ? { lruBytes: this.lruBytes } : {}),
         onWarning: (warning) => this.warn(warning),
       }),
     );
-    return this.opened;
+    this.opened = opening;
+    opening.then((store) => {
+      if (this.opened === opening) this.current = store; // not if close() came first
+    }, () => undefined);
+    return opening;
   }
 
   private warn(warning: StoreWarning): void {
     process.emitWarning(warning.message, { type: 'JoblibCacheWarning', code: warning.code });
   }
 
-  private log(level: number, message: string): void {
-    if (this.verbose >= level) process.stderr.write(`${message}\n`);
+  private log(level: number, message: () => string): void {
+    if (this.verbose >= level) process.stderr.write(`${message()}\n`);
   }
 
   /**
@@ -199,7 +209,7 @@ export class Memory implements AsyncDisposable {
     if (this.storedBytes <= this.bytesLimit) return;
     const removed = await this.reduceSize({ bytesLimit: this.bytesLimit });
     this.storedBytes = (await store.list()).reduce((sum, e) => sum + e.size, 0);
-    if (removed > 0) this.log(1, `[Memory] evicted ${removed} entries to stay under ${this.bytesLimit} bytes`);
+    if (removed > 0) this.log(1, () => `[Memory] evicted ${removed} entries to stay under ${this.bytesLimit} bytes`);
   }
 
   private backend(): CacheBackend {
@@ -207,7 +217,7 @@ export class Memory implements AsyncDisposable {
     return {
       enabled: this.location !== null,
       async lookup(_identity, keys, validate) {
-        const store = (await memory.store()) as CacheStore;
+        const store = memory.current ?? ((await memory.store()) as CacheStore);
         const entries = await store.getMany(keys);
         const stale: string[] = [];
         const used: string[] = [];
@@ -224,16 +234,22 @@ export class Memory implements AsyncDisposable {
         if (stale.length > 0) await store.deleteMany(stale);
         return hits;
       },
+      peek(key, validate) {
+        const store = memory.current;
+        const entry = store?.peek(key);
+        if (!entry || !validate(entry.meta)) return undefined; // a stale entry is left to lookup(), which deletes it
+        store?.touch([key]);
+        return entry;
+      },
       async store(identity, results) {
         const store = (await memory.store()) as CacheStore;
         const createdAt = Date.now();
-        const written = await store.setMany(
-          results.map((r: ComputedResult) => ({
-            key: r.key,
-            value: r.value,
-            meta: { fn: identity.id, args: summarizeArguments(r.args), createdAt, durationMs: r.durationMs },
-          })),
-        );
+        const entries = results.map((r: ComputedResult) => ({
+          key: r.key,
+          value: r.value,
+          meta: { fn: identity.id, args: summarizeArguments(r.args), createdAt, durationMs: r.durationMs },
+        }));
+        const written = await store.setMany(entries, { defer: true });
         await memory.autoEvict(store, written);
       },
       retire(identity) {
@@ -264,7 +280,7 @@ export class Memory implements AsyncDisposable {
     const outdated = (await store.list()).filter((e) => e.fn !== identity.id && slotOf(e.fn) === identity.slot);
     if (outdated.length === 0) return;
     await store.deleteMany(outdated.map((e) => e.key));
-    this.log(1, `[Memory] ${identity.name} changed since its results were stored: dropped ${outdated.length} entries`);
+    this.log(1, () => `[Memory] ${identity.name} changed since its results were stored: dropped ${outdated.length} entries`);
   }
 }
 

@@ -2,6 +2,13 @@
  * The database of a SQLite cache store (see `sqlite-store.ts` for the layout of a location): opening
  * `cache.sqlite` through keyv 5 over @keyv/sqlite 4, its tables and statements, how keyv's rows hold
  * references to values, and which failures mean that the location cannot be written.
+ *
+ * Writes go through keyv's connection. Reads go through a second connection of our own, which keeps
+ * its statements prepared: @keyv/sqlite prepares, runs and finalizes every statement anew, three
+ * trips to the thread pool where a prepared statement takes one (about 90 µs against 25 µs for one
+ * row, measured with node-sqlite3 5.1.7 on the development machine). In WAL mode the reader sees
+ * every committed write and never waits for a writer, so lookups are not held up by a transaction
+ * of this process or another.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -9,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keyv, type DeserializedData } from 'keyv';
 import KeyvSqlite from '@keyv/sqlite';
+import sqlite3 from 'sqlite3';
 import { CacheUnwritableError, ClosedError } from './errors.js';
 import type { EntryMeta, StoreWarning } from './store.js';
 
@@ -27,6 +35,10 @@ export const IN_KEYS = 'key IN (SELECT value FROM json_each(?))';
  * query would be two). Rows are decoded with the same serializer keyv writes them with. */
 export const SELECT_ENTRIES = `SELECT m.key, fn, args, size, created_at, last_used_at, duration_ms, k.value
   FROM joblib_meta AS m JOIN keyv AS k ON k.key = m.key WHERE m.${IN_KEYS}`;
+/** The same for one key: the common case of a lookup, without the JSON list. */
+const SELECT_ENTRY = `SELECT m.key, fn, args, size, created_at, last_used_at, duration_ms, k.value
+  FROM joblib_meta AS m JOIN keyv AS k ON k.key = m.key WHERE m.key = ?`;
+const HAS_KEY = 'SELECT 1 AS found FROM keyv WHERE key = ?';
 /** Last-used times only move forward. */
 export const UPDATE_LAST_USED = `UPDATE joblib_meta SET last_used_at = max(last_used_at, json_extract(j.value, '$[1]'))
   FROM json_each(?) AS j WHERE joblib_meta.key = json_extract(j.value, '$[0]')`;
@@ -55,7 +67,71 @@ export function deserializeRef<V>(raw: string): DeserializedData<V> {
 }
 
 export type Row = Record<string, unknown>;
-export interface Db { readonly keyv: Keyv<Ref>; readonly query: (sql: string, ...params: unknown[]) => Promise<Row[]> }
+export interface Db {
+  readonly keyv: Keyv<Ref>;
+  /** A statement on keyv's connection (the one that writes). */
+  readonly query: (sql: string, ...params: unknown[]) => Promise<Row[]>;
+  /** The reading connection. */
+  readonly reader: Reader;
+}
+
+/** The connection that reads, with its statements prepared once. */
+export class Reader {
+  private readonly statements = new Map<string, Promise<sqlite3.Statement>>();
+  /** The statements prepared so far: using them costs no await. */
+  private readonly ready = new Map<string, sqlite3.Statement>();
+
+  private constructor(private readonly db: sqlite3.Database) {}
+
+  static open(path: string, busyTimeoutMs: number): Promise<Reader> {
+    return new Promise((resolve, reject) => {
+      // Not OPEN_CREATE: the writer made the file. FULLMUTEX, as node-sqlite3 uses by default: its
+      // calls run on several threads of the pool.
+      const db = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_FULLMUTEX, (error) => {
+        if (error) return reject(error);
+        db.configure('busyTimeout', busyTimeoutMs);
+        resolve(new Reader(db));
+      });
+    });
+  }
+
+  /** Rows of `SELECT_ENTRIES` for these keys (at most {@link CHUNK}). */
+  entries(keys: readonly string[]): Promise<Row[]> {
+    return keys.length === 1 ? this.all(SELECT_ENTRY, keys[0]) : this.all(SELECT_ENTRIES, JSON.stringify(keys));
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.all(HAS_KEY, key)).length > 0;
+  }
+
+  /** Runs `sql` (prepared on first use, then kept) to completion, which also ends its read transaction. */
+  async all(sql: string, ...params: unknown[]): Promise<Row[]> {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = new Promise<sqlite3.Statement>((resolve, reject) => {
+        const statement = this.db.prepare(sql, (error: Error | null) => {
+          if (error) return reject(error);
+          this.ready.set(sql, statement);
+          resolve(statement);
+        });
+      });
+      this.statements.set(sql, prepared);
+      prepared.catch(() => this.statements.delete(sql)); // the next call prepares it again
+    }
+    const statement = this.ready.get(sql) ?? (await prepared);
+    return new Promise((resolve, reject) => {
+      statement.all(params, (error: Error | null, rows: Row[]) => (error ? reject(error) : resolve(rows)));
+    });
+  }
+
+  async close(): Promise<void> {
+    const statements = await Promise.all([...this.statements.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all(statements.map((s) => s && new Promise<void>((resolve) => s.finalize(() => resolve()))));
+    this.statements.clear();
+    this.ready.clear();
+    await new Promise<void>((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
+  }
+}
 
 export const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -72,15 +148,37 @@ export function writeError(error: unknown, action: string, location: string): un
   return new CacheUnwritableError(`cannot ${action} the cache at ${location}: ${messageOf(error)}`, location, { cause: error });
 }
 
+/**
+ * `fn` in a write transaction on keyv's connection (call within `exclusive`); `committed` runs
+ * after COMMIT.
+ */
+export async function inTransaction<T>(db: Db, fn: () => Promise<T>, committed: () => void): Promise<T> {
+  // IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it; upgrading a read
+  // transaction instead fails at once with SQLITE_BUSY in WAL mode when another process wrote.
+  await db.query('BEGIN IMMEDIATE');
+  try {
+    const result = await fn();
+    await db.query('COMMIT');
+    committed();
+    return result;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined); // SQLite may have rolled back already
+    throw error;
+  }
+}
+
 /** The database of one location, opened on first need and shared by every call of its store. */
 export class SqliteConnection {
   private readonly dbPath: string;
   private db: Promise<Db> | undefined;
+  private opened: Db | undefined;
   /** A read could not open the database: reads miss quietly until a write tries again. */
   private readOpenFailed = false;
   /** Calls using the database now: a keyv error while none runs becomes a warning. */
   private running = 0;
   private disconnected = false;
+  /** Tail of the queue of {@link SqliteConnection.exclusive}. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly location: string,
@@ -90,19 +188,32 @@ export class SqliteConnection {
     this.dbPath = join(location, 'cache.sqlite');
   }
 
+  /** The connection if it is open: no await needed. */
+  get ready(): Db | undefined {
+    return this.disconnected ? undefined : this.opened;
+  }
+
   /** Whether {@link close} was called: no connection can be opened or used any more. */
   get closed(): boolean {
     return this.disconnected;
   }
 
-  /** Runs `fn` as a call using the database: keyv errors meanwhile reach it through its rejection. */
-  async using<T>(fn: () => Promise<T>): Promise<T> {
-    this.running++;
-    try {
-      return await fn();
-    } finally {
-      this.running--;
-    }
+  /**
+   * Runs `fn` once all the work queued before it by this process is done, so that its transactions
+   * never interleave on keyv's connection; keyv errors meanwhile reach it through its rejection.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(async () => {
+      if (this.disconnected) throw new ClosedError(`the cache store of ${this.location} is closed`);
+      this.running++;
+      try {
+        return await fn();
+      } finally {
+        this.running--;
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** The connection, opened on first need; `undefined` for a read while there is no database. */
@@ -112,7 +223,10 @@ export class SqliteConnection {
       if (!forWrite && (this.readOpenFailed || !existsSync(this.dbPath))) return undefined;
       const opening = this.open(forWrite);
       this.db = opening;
-      opening.then(() => (this.readOpenFailed = false), () => {
+      opening.then((db) => {
+        this.readOpenFailed = false;
+        if (this.db === opening) this.opened = db;
+      }, () => {
         if (this.db === opening) this.db = undefined; // the next write tries again
       });
     }
@@ -129,7 +243,10 @@ export class SqliteConnection {
   /** Disconnects the database, if it was opened (call when no other call uses it). */
   async close(): Promise<void> {
     this.disconnected = true; // from here on no call can open or use a connection
-    await (await this.db?.catch(() => undefined))?.keyv.disconnect();
+    const db = await this.db?.catch(() => undefined);
+    if (!db) return;
+    await db.reader.close().catch(() => undefined); // the reader first: the last connection to close cleans up the WAL
+    await db.keyv.disconnect();
   }
 
   /** Opens and prepares the database; any failure is a CacheUnwritableError naming the location. */
@@ -164,7 +281,8 @@ export class SqliteConnection {
       if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer joblib-ts (layout ${version})`);
       await this.retryBusy(() => query(CREATE_META));
       if (version < SCHEMA_VERSION) await this.retryBusy(() => query(`PRAGMA user_version = ${SCHEMA_VERSION}`));
-      return { keyv, query };
+      const reader = await Reader.open(this.dbPath, this.busyTimeoutMs);
+      return { keyv, query, reader };
     } catch (error) {
       await adapter.close().catch(() => undefined);
       throw new CacheUnwritableError(`cannot open the cache database ${this.dbPath}: ${messageOf(error)}`, this.location, { cause: error });

@@ -11,25 +11,37 @@
  *   database; their row holds their size and SHA-1, so that a missing, truncated or altered file is
  *   detected (a warning and a miss, and the entry is deleted).
  *
- * A byte-bounded LRU of encoded small values sits in front, so hot hits skip SQLite. It is per
- * process: an entry deleted by another process may still be served from it until evicted.
+ * In front sits what this process holds in memory (`store-front.ts`): a byte-bounded LRU of small
+ * values, so hot hits skip SQLite, and the deferred writes not yet committed. It is per process: an
+ * entry deleted by another process may still be served from it until evicted.
+ *
+ * Deferred writes (`setMany(entries, { defer: true })`) are committed by a flush that starts on the
+ * next turn of the event loop; writes deferred while one runs go together in the next one (group
+ * commit), so a burst of results costs a few transactions rather than one each. The pending flush
+ * keeps the process alive until it is done, and stores with anything unwritten flush again when the
+ * process runs out of work ('beforeExit'): a process that ends normally loses nothing. A crash, or
+ * `process.exit()` within that moment, loses the results of the last moment, which are then
+ * computed again; each flush is one transaction, so the database stays consistent.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { ClosedError, InvalidOptionError, describeValue } from './errors.js';
-import { decodeValue, encodeEntries } from './store.js';
-import type { CacheStore, EncodedEntry, EntryMeta, ListedEntry, NewEntry, StoreWarning, StoredEntry } from './store.js';
-import { FILE_TAG, IN_KEYS, META_COLUMNS, SELECT_ENTRIES, SqliteConnection, UPDATE_LAST_USED, chunks, codeOf, deserializeRef,
-  messageOf, toMeta, writeError } from './sqlite-connection.js';
+import { decodeValue, decodedCopy, encodeEntries } from './store.js';
+import type { CacheStore, EncodedEntry, EntryMeta, ListedEntry, NewEntry, SetOptions, StoreWarning, StoredEntry } from './store.js';
+import { IN_KEYS, META_COLUMNS, SqliteConnection, UPDATE_LAST_USED, chunks, codeOf, deserializeRef, inTransaction, messageOf,
+  toMeta, writeError } from './sqlite-connection.js';
 import type { Db, Ref } from './sqlite-connection.js';
+import { StoreFront, flushBeforeExit, flushedBeforeExit } from './store-front.js';
 import { ValueFiles, sha1 } from './value-files.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
   /** Folder of the cache; created on the first write. */
   readonly location: string;
-  /** Bytes of encoded values kept in memory in front of SQLite; 0 turns the LRU off. @default 64 MiB */
+  /**
+   * Bytes of values kept in memory in front of SQLite (encoded, and counted twice when a decoded copy
+   * is kept too); 0 turns the LRU off. @default 64 MiB
+   */
   readonly lruBytes?: number;
   /** Receives what the store handled on its own. @default process.emitWarning */
   readonly onWarning?: (warning: StoreWarning) => void;
@@ -39,7 +51,6 @@ export interface SqliteStoreOptions {
   readonly largeValueBytes?: number;
 }
 
-interface LruItem { readonly bytes: Buffer; readonly meta: EntryMeta }
 interface Prepared extends EncodedEntry { readonly ref: Ref }
 interface Broken { readonly key: string; readonly ref: Ref; readonly warning: StoreWarning }
 
@@ -58,13 +69,13 @@ class SqliteStore implements CacheStore {
   private readonly files: ValueFiles;
   private readonly largeValueBytes: number;
   private readonly onWarning: (warning: StoreWarning) => void;
-  private readonly lru: LRUCache<string, LruItem> | undefined;
-  /** Tail of the queue that runs this process's database work one piece at a time. */
-  private tail: Promise<unknown> = Promise.resolve();
-  private pendingTouches = new Map<string, number>();
+  private readonly front: StoreFront<Prepared>;
   private touchTimer: NodeJS.Timeout | undefined;
+  private writeScheduled = false;
   private flushed: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  /** Reads under way on the reading connection, which close() lets end. */
+  private readonly reads = new Set<Promise<unknown>>();
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options?.location !== 'string' || options.location === '') {
@@ -82,9 +93,12 @@ class SqliteStore implements CacheStore {
     const lruBytes = integer('lruBytes', 64 * 1024 * 1024, 0);
     this.onWarning = options.onWarning ?? ((w) => process.emitWarning(w.message, { type: 'JoblibCacheWarning', code: w.code }));
     this.database = new SqliteConnection(this.location, busyTimeoutMs, (warning) => this.warn(warning));
-    // Size: the bytes plus a rough allowance for the key, the metadata and the LRU's bookkeeping.
-    const sizeCalculation = (item: LruItem, key: string): number => item.bytes.length + key.length * 2 + 256;
-    this.lru = lruBytes === 0 ? undefined : new LRUCache({ maxSize: lruBytes, sizeCalculation });
+    this.front = new StoreFront(lruBytes);
+  }
+
+  peek(key: string): StoredEntry | undefined {
+    this.assertOpen();
+    return this.front.peek(key);
   }
 
   async getMany(keys: readonly string[]): Promise<(StoredEntry | undefined)[]> {
@@ -92,11 +106,13 @@ class SqliteStore implements CacheStore {
     const results: (StoredEntry | undefined)[] = keys.map(() => undefined);
     const wanted = new Map<string, number[]>();
     keys.forEach((key, i) => {
-      const item = this.lru?.get(key); // only bytes that decoded once enter the LRU
-      if (item) results[i] = { value: decodeValue(item.bytes), meta: item.meta };
-      else wanted.set(key, [...(wanted.get(key) ?? []), i]);
+      const held = this.front.peek(key);
+      const indices = held ? undefined : wanted.get(key);
+      if (held) results[i] = held;
+      else if (indices) indices.push(i);
+      else wanted.set(key, [i]);
     });
-    const db = wanted.size > 0 ? await this.database.connection(false) : undefined;
+    const db = wanted.size > 0 ? (this.database.ready ?? (await this.database.connection(false))) : undefined;
     if (!db) return results;
     const broken: Broken[] = [];
     const files: { key: string; ref: Ref & { kind: 'file' }; meta: EntryMeta }[] = [];
@@ -107,28 +123,32 @@ class SqliteStore implements CacheStore {
     // A key asked for twice gets its own copy each time: callers must never share objects.
     const fill = (key: string, meta: EntryMeta, first: unknown, bytes: Buffer): void =>
       (wanted.get(key) ?? []).forEach((i, n) => (results[i] = { value: n === 0 ? first : decodeValue(bytes), meta }));
-    await this.exclusive(async () => {
-      for (const chunk of chunks([...wanted.keys()])) {
-        for (const row of await db.query(SELECT_ENTRIES, JSON.stringify(chunk))) {
-          const key = String(row['key']);
-          const meta = this.withTouch(key, toMeta(row));
-          const ref = deserializeRef<Ref>(String(row['value'])).value as Ref;
-          if (ref.kind === 'file') files.push({ key, ref, meta });
-          else if (ref.kind === 'corrupt') fail(key, ref, 'unknown row format');
-          else {
-            try {
-              fill(key, meta, decodeValue(ref.bytes), ref.bytes);
-              this.lru?.set(key, { bytes: ref.bytes, meta });
-            } catch (error) {
-              fail(key, ref, `value cannot be decoded (${messageOf(error)})`, error);
-            }
-          }
+    const mark = this.front.mark();
+    const rows = await this.reading(async () => {
+      const all = [];
+      for (const chunk of chunks([...wanted.keys()])) all.push(...(await db.reader.entries(chunk)));
+      return all;
+    });
+    for (const row of rows) {
+      const key = String(row['key']);
+      const stored = toMeta(row);
+      const meta = this.front.withTouch(key, stored);
+      const ref = deserializeRef<Ref>(String(row['value'])).value as Ref;
+      if (ref.kind === 'file') files.push({ key, ref, meta });
+      else if (ref.kind === 'corrupt') fail(key, ref, 'unknown row format');
+      else {
+        try {
+          const value = decodeValue(ref.bytes);
+          this.front.remember(key, { bytes: ref.bytes, meta: stored, decoded: decodedCopy(value, ref.bytes.length) }, mark);
+          fill(key, meta, value, ref.bytes);
+        } catch (error) {
+          fail(key, ref, `value cannot be decoded (${messageOf(error)})`, error);
         }
       }
-    });
-    // Large values are read outside the queue, as they take a while; a concurrent deletion is told
+    }
+    // Large values are read after the rows, as they take a while; a concurrent deletion is told
     // apart from damage when the entry is deleted (deleteBroken checks that the row is unchanged).
-    await Promise.all(files.map(async ({ key, ref, meta }) => {
+    if (files.length > 0) await Promise.all(files.map(async ({ key, ref, meta }) => {
       const bytes = await this.files.read(key).catch((error: unknown) => {
         if (codeOf(error) === 'ENOENT') fail(key, ref, 'its value file is missing', error, 'MISSING_VALUE_FILE');
         else fail(key, ref, `its value file cannot be read (${messageOf(error)})`, error);
@@ -148,21 +168,157 @@ class SqliteStore implements CacheStore {
 
   async has(key: string): Promise<boolean> {
     this.assertOpen();
-    if (this.lru?.has(key)) return true;
+    if (this.front.has(key)) return true;
     const db = await this.database.connection(false);
-    return db ? this.exclusive(() => db.keyv.has(key)) : false;
+    return db ? this.reading(() => db.reader.has(key)) : false;
   }
 
-  async setMany(entries: readonly NewEntry[]): Promise<number> {
+  async setMany(entries: readonly NewEntry[], options: SetOptions = {}): Promise<number> {
     this.assertOpen();
+    // Encoded now, before any await: what the caller does with the values afterwards cannot reach the cache.
     const prepared = encodeEntries(entries, (warning) => this.warn(warning)).map((entry): Prepared => {
       const { bytes } = entry;
       const large = bytes.length >= this.largeValueBytes;
       return { ...entry, ref: large ? { kind: 'file', size: bytes.length, sha1: sha1(bytes), raw: '' } : { kind: 'inline', bytes, raw: '' } };
     });
     if (prepared.length === 0) return 0;
-    const large = prepared.filter((p) => p.ref.kind === 'file');
+    const written = prepared.reduce((sum, p) => sum + p.bytes.length, 0);
+    if (options.defer === true) {
+      // The first write opens the database: a location that cannot be written fails this call.
+      if (!this.database.ready) await this.database.connection(true);
+      this.assertOpen(); // close() may have flushed meanwhile: these would not be written
+      this.front.enqueue(prepared);
+      this.scheduleWrite();
+      return written;
+    }
+    this.front.forgetQueued(prepared.map((p) => p.key)); // this write replaces a deferred one of the same key
     const db = (await this.database.connection(true)) as Db; // a write gets a connection or throws
+    await this.write(db, prepared);
+    return written;
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    this.assertOpen();
+    const unique = [...new Set(keys)];
+    const queued = unique.filter((key) => this.front.pending.has(key)); // they exist, though not written yet
+    this.front.forget(unique);
+    const db = unique.length > 0 ? await this.database.connection(false) : undefined;
+    if (!db) return queued.length;
+    return this.database.exclusive(() => inTransaction(db, async () => {
+      const deleted = new Set(queued);
+      for (const chunk of chunks(unique)) {
+        await this.files.removeFilesOf(db, chunk);
+        for (const row of await db.query(`DELETE FROM keyv WHERE ${IN_KEYS} RETURNING key`, JSON.stringify(chunk))) deleted.add(String(row['key']));
+        await db.query(`DELETE FROM joblib_meta WHERE ${IN_KEYS}`, JSON.stringify(chunk));
+      }
+      return deleted.size;
+    }, () => this.front.forget(unique))).catch((error: unknown) => {
+      throw writeError(error, 'delete entries from', this.location);
+    });
+  }
+
+  async clear(): Promise<void> {
+    this.assertOpen();
+    this.front.clear();
+    const db = await this.database.connection(false);
+    if (!db) return;
+    await this.database.exclusive(() => inTransaction(db, async () => {
+      // Plain DELETEs rather than keyv's clear(), whose LIKE on the namespace is case-insensitive.
+      await db.query('DELETE FROM keyv');
+      await db.query('DELETE FROM joblib_meta');
+      await this.files.clear();
+    }, () => this.front.clear())).catch((error: unknown) => {
+      throw writeError(error, 'clear', this.location);
+    });
+  }
+
+  async list(): Promise<ListedEntry[]> {
+    this.assertOpen();
+    const db = await this.database.connection(false);
+    const rows = db ? await this.reading(() => db.reader.all(`SELECT ${META_COLUMNS} FROM joblib_meta`)) : [];
+    const byKey = new Map<string, ListedEntry>();
+    for (const row of rows) byKey.set(String(row['key']), { key: String(row['key']), ...toMeta(row) });
+    for (const { key, meta } of this.front.pending.values()) byKey.set(key, { key, ...meta }); // written soon
+    const listed = [...byKey.values()].map((e) => ({ ...e, ...this.front.withTouch(e.key, e) }));
+    return listed.sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  touch(keys: readonly string[], at: number = Date.now()): void {
+    if (this.closing) return; // close() has taken the last batch
+    for (const key of keys) this.front.touch(key, at);
+    if (this.touchTimer === undefined && this.front.touches.size > 0) {
+      flushBeforeExit(this);
+      this.touchTimer = setTimeout(() => {
+        this.touchTimer = undefined;
+        this.flush().catch((error: unknown) => this.warnTouchesLost(error));
+      }, 1_000);
+      this.touchTimer.unref(); // pending touches alone must not keep the process alive ('beforeExit' writes them)
+    }
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.touchTimer);
+    this.touchTimer = undefined;
+    // Chained, so that flush() also waits for a batch an earlier call took but has not written yet.
+    const run = this.flushed.then(async () => {
+      await this.writeQueued();
+      await this.writeTouches();
+      if (this.front.pending.size === 0 && this.front.touches.size === 0) flushedBeforeExit(this);
+    });
+    this.flushed = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.flush().catch((error: unknown) => this.warnTouchesLost(error));
+      flushedBeforeExit(this);
+      await Promise.allSettled([...this.reads]);
+      await this.database.exclusive(async () => {
+        this.front.clear();
+        await this.database.close();
+      });
+    })();
+    return this.closing;
+  }
+
+  /** Flushes, with a warning for a failure (for when the process runs out of work). */
+  flushAtExit(): void {
+    this.flush().catch((error: unknown) => this.warnTouchesLost(error));
+  }
+
+  /** Reports touches that could not be written (they only guide eviction, so nothing else is done). */
+  private warnTouchesLost(error: unknown): void {
+    this.warn({ code: 'STORE_ERROR', message: `could not record cache use: ${messageOf(error)}`, cause: error });
+  }
+
+  /** A flush on the next turn of the event loop, unless one is already coming. */
+  private scheduleWrite(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    flushBeforeExit(this);
+    setImmediate(() => {
+      this.writeScheduled = false;
+      this.flush().catch((error: unknown) => this.warnTouchesLost(error));
+    });
+  }
+
+  /** Commits the deferred writes queued now, in one transaction. Never throws: a failure is a warning. */
+  private async writeQueued(): Promise<void> {
+    if (this.front.pending.size === 0 || this.database.closed) return;
+    const batch = [...this.front.pending.values()];
+    try {
+      await this.write((await this.database.connection(true)) as Db, batch);
+    } catch (error) {
+      this.front.dropped(batch);
+      const message = `could not store ${batch.length} cached results, which will be computed again when needed: ${messageOf(error)}`;
+      this.warn({ code: 'STORE_ERROR', message, cause: error });
+    }
+  }
+
+  /** Writes entries in one transaction; they enter the LRU once committed. */
+  private async write(db: Db, prepared: readonly Prepared[]): Promise<void> {
+    const large = prepared.filter((p) => p.ref.kind === 'file');
     const temps = new Map<string, string>();
     try {
       if (large.length > 0) {
@@ -170,11 +326,11 @@ class SqliteStore implements CacheStore {
         // shares) is held only for the renames, which put complete files in place atomically.
         await this.files.writeTemps(large, temps);
       }
-      await this.exclusive(() => this.transaction(db, async () => {
+      await this.database.exclusive(() => inTransaction(db, async () => {
         // Old files of keys whose value is now small go under the lock, not after it: a concurrent
         // writer's new file for the same key cannot be removed by mistake.
         const small = prepared.filter((p) => p.ref.kind === 'inline').map((p) => p.key);
-        if (small.length > 0 && existsSync(this.files.dir)) await this.unlinkFilesOf(db, small);
+        if (small.length > 0 && existsSync(this.files.dir)) await this.files.removeFilesOf(db, small);
         await this.files.moveIntoPlace(temps);
         // The statements go out together (one connection, inside our transaction), and every one
         // is awaited before COMMIT or ROLLBACK, so none can land outside the transaction.
@@ -185,113 +341,26 @@ class SqliteStore implements CacheStore {
           await db.query(`INSERT OR REPLACE INTO joblib_meta (${META_COLUMNS}) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
             ...part.flatMap(({ key, meta: m }) => [key, m.fn, m.args, m.size, m.createdAt, m.lastUsedAt, m.durationMs]));
         }
-      }, () => {
-        for (const { key, bytes, meta, ref } of prepared) {
-          if (ref.kind === 'inline') this.lru?.set(key, { bytes, meta });
-          else this.lru?.delete(key); // large values stay out of the LRU
-        }
-      }));
+      }, () => this.front.committed(prepared, (p) => p.ref.kind === 'inline')));
     } catch (error) {
       throw writeError(error, 'store results in', this.location);
     } finally {
       await this.files.removeTemps(temps);
     }
-    return prepared.reduce((sum, p) => sum + p.bytes.length, 0);
-  }
-
-  async deleteMany(keys: readonly string[]): Promise<number> {
-    this.assertOpen();
-    const unique = [...new Set(keys)];
-    unique.forEach((key) => this.pendingTouches.delete(key));
-    const db = unique.length > 0 ? await this.database.connection(false) : undefined;
-    if (!db) {
-      unique.forEach((key) => this.lru?.delete(key));
-      return 0;
-    }
-    return this.exclusive(() => this.transaction(db, async () => {
-      let deleted = 0;
-      for (const chunk of chunks(unique)) {
-        await this.unlinkFilesOf(db, chunk);
-        deleted += (await db.query(`DELETE FROM keyv WHERE ${IN_KEYS} RETURNING key`, JSON.stringify(chunk))).length;
-        await db.query(`DELETE FROM joblib_meta WHERE ${IN_KEYS}`, JSON.stringify(chunk));
-      }
-      return deleted;
-    }, () => unique.forEach((key) => this.lru?.delete(key)))).catch((error: unknown) => {
-      throw writeError(error, 'delete entries from', this.location);
-    });
-  }
-
-  async clear(): Promise<void> {
-    this.assertOpen();
-    this.pendingTouches.clear();
-    const db = await this.database.connection(false);
-    if (!db) return void this.lru?.clear();
-    await this.exclusive(() => this.transaction(db, async () => {
-      // Plain DELETEs rather than keyv's clear(), whose LIKE on the namespace is case-insensitive.
-      await db.query('DELETE FROM keyv');
-      await db.query('DELETE FROM joblib_meta');
-      await this.files.clear();
-    }, () => this.lru?.clear())).catch((error: unknown) => {
-      throw writeError(error, 'clear', this.location);
-    });
-  }
-
-  async list(): Promise<ListedEntry[]> {
-    this.assertOpen();
-    const db = await this.database.connection(false);
-    if (!db) return [];
-    const rows = await this.exclusive(() => db.query(`SELECT ${META_COLUMNS} FROM joblib_meta ORDER BY created_at, key`));
-    return rows.map((row) => ({ key: String(row['key']), ...this.withTouch(String(row['key']), toMeta(row)) }));
-  }
-
-  touch(keys: readonly string[], at: number = Date.now()): void {
-    if (this.closing) return; // close() has taken the last batch
-    for (const key of keys) {
-      this.pendingTouches.set(key, Math.max(at, this.pendingTouches.get(key) ?? at));
-      const item = this.lru?.get(key);
-      if (item && item.meta.lastUsedAt < at) this.lru?.set(key, { bytes: item.bytes, meta: { ...item.meta, lastUsedAt: at } });
-    }
-    if (this.touchTimer === undefined && this.pendingTouches.size > 0) {
-      this.touchTimer = setTimeout(() => {
-        this.touchTimer = undefined;
-        this.flush().catch((error: unknown) => this.warnTouchesLost(error));
-      }, 1_000);
-      this.touchTimer.unref(); // pending touches alone must not keep the process alive
-    }
-  }
-
-  flush(): Promise<void> {
-    clearTimeout(this.touchTimer);
-    this.touchTimer = undefined;
-    // Chained, so that flush() also waits for a batch an earlier call took but has not written yet.
-    const run = this.flushed.then(() => this.writeTouches());
-    this.flushed = run.catch(() => undefined);
-    return run;
   }
 
   private async writeTouches(): Promise<void> {
-    if (this.pendingTouches.size === 0 || this.database.closed) return;
-    const batch = [...this.pendingTouches];
-    this.pendingTouches = new Map();
+    if (this.front.touches.size === 0 || this.database.closed) return;
+    const batch = [...this.front.touches];
+    this.front.touches = new Map();
     const db = await this.database.connection(false);
     if (!db) return; // no database: nothing stored to touch
     // Each statement is atomic on its own. A failed batch is dropped: these times only guide eviction.
-    await this.exclusive(async () => {
+    await this.database.exclusive(async () => {
       for (const part of chunks(batch)) await db.query(UPDATE_LAST_USED, JSON.stringify(part));
     }).catch((error: unknown) => {
       throw writeError(error, 'record use in', this.location);
     });
-  }
-
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.flush().catch((error: unknown) => this.warnTouchesLost(error));
-      await this.exclusive(async () => {
-        this.lru?.clear();
-        await this.database.close();
-      });
-    })();
-    return this.closing;
   }
 
   private assertOpen(): void {
@@ -306,45 +375,14 @@ class SqliteStore implements CacheStore {
     }
   }
 
-  private warnTouchesLost(error: unknown): void {
-    this.warn({ code: 'STORE_ERROR', message: `could not record cache use: ${messageOf(error)}`, cause: error });
-  }
-
-  private withTouch(key: string, meta: EntryMeta): EntryMeta {
-    const at = this.pendingTouches.get(key);
-    return at !== undefined && at > meta.lastUsedAt ? { ...meta, lastUsedAt: at } : meta;
-  }
-
-  /** Runs `fn` once everything queued before it is done: transactions of one process never interleave. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(async () => {
-      if (this.database.closed) throw new ClosedError(`the cache store of ${this.location} is closed`);
-      return await this.database.using(fn);
-    });
-    this.tail = run.catch(() => undefined);
+  /** Runs a read on the reading connection, which close() waits for. */
+  private reading<T>(read: () => Promise<T>): Promise<T> {
+    if (this.database.closed) return Promise.reject(new ClosedError(`the cache store of ${this.location} is closed`));
+    const run = read();
+    this.reads.add(run);
+    const done = (): void => void this.reads.delete(run);
+    run.then(done, done);
     return run;
-  }
-
-  /** `fn` in a write transaction (call within {@link exclusive}); `committed` runs after COMMIT. */
-  private async transaction<T>(db: Db, fn: () => Promise<T>, committed: () => void): Promise<T> {
-    // IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it; upgrading a read
-    // transaction instead fails at once with SQLITE_BUSY in WAL mode when another process wrote.
-    await db.query('BEGIN IMMEDIATE');
-    try {
-      const result = await fn();
-      await db.query('COMMIT');
-      committed();
-      return result;
-    } catch (error) {
-      await db.query('ROLLBACK').catch(() => undefined); // SQLite may have rolled back already
-      throw error;
-    }
-  }
-
-  /** Removes the value files of those `keys` whose row points to one (within a transaction). */
-  private async unlinkFilesOf(db: Db, keys: readonly string[]): Promise<void> {
-    const rows = await db.query(`SELECT key FROM keyv WHERE value LIKE '${FILE_TAG}%' AND ${IN_KEYS}`, JSON.stringify(keys));
-    await Promise.all(rows.map((row) => this.files.remove(String(row['key']))));
   }
 
   /**
@@ -353,8 +391,9 @@ class SqliteStore implements CacheStore {
    */
   private async deleteBroken(db: Db, broken: readonly Broken[]): Promise<void> {
     let confirmed = broken;
+    const keys = broken.map((b) => b.key);
     try {
-      confirmed = await this.exclusive(() => this.transaction(db, async () => {
+      confirmed = await this.database.exclusive(() => inTransaction(db, async () => {
         const still: Broken[] = [];
         for (const b of broken) {
           if ((await db.query('DELETE FROM keyv WHERE key = ? AND value = ? RETURNING key', b.key, b.ref.raw)).length === 0) continue;
@@ -363,7 +402,7 @@ class SqliteStore implements CacheStore {
           if (b.ref.kind === 'file') await this.files.remove(b.key).catch(() => undefined);
         }
         return still;
-      }, () => broken.forEach((b) => this.lru?.delete(b.key))));
+      }, () => this.front.forgetStored(keys)));
     } catch (error) {
       this.warn({ code: 'STORE_ERROR', message: `could not delete ${broken.length} broken cache entries: ${messageOf(error)}`, cause: error });
     }

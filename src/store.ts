@@ -40,6 +40,12 @@ export interface NewEntry {
   readonly meta: Omit<EntryMeta, 'size' | 'lastUsedAt'>;
 }
 
+/** Options of {@link CacheStore.setMany}. */
+export interface SetOptions {
+  /** Resolve once the entries are visible to this process, and write them soon after. @default false */
+  readonly defer?: boolean;
+}
+
 /** A key's metadata, as {@link CacheStore.list} reports it. */
 export type ListedEntry = EntryMeta & { readonly key: string };
 
@@ -54,16 +60,30 @@ export interface CacheStore {
    * broken entry is deleted. Reading does not record use: call {@link CacheStore.touch} for that.
    */
   getMany(keys: readonly string[]): Promise<(StoredEntry | undefined)[]>;
+  /**
+   * The entry of `key` if this process holds it in memory (recently stored or read), without I/O
+   * and synchronously; `undefined` when a {@link CacheStore.getMany} would have to look further.
+   * Like getMany, it returns a value of its own to each call, and does not record use.
+   */
+  peek(key: string): StoredEntry | undefined;
   /** Whether `key` has an entry (its value is not read, so a broken value file still counts). */
   has(key: string): Promise<boolean>;
   /**
    * Stores `entries` in ONE transaction: after a failure none of them is written. An entry whose
    * value cannot be encoded is skipped with an `UNSERIALIZABLE_VALUE` warning and the others are
-   * stored. When two entries have the same key, the last one wins.
+   * stored. When two entries have the same key, the last one wins. Values are encoded before this
+   * returns, so changing them afterwards does not change what is stored.
+   *
+   * With `defer`, it resolves as soon as the entries are visible to this process's reads; they are
+   * written soon after, together with the other deferred writes of that moment, in one transaction
+   * (write-behind). {@link CacheStore.flush} and {@link CacheStore.close} write them at once, and
+   * so does the end of the process when it exits by running out of work. A deferred write that fails
+   * is dropped with a `STORE_ERROR` warning: the results are computed again when next needed.
    * @returns the bytes of the values stored (so that callers can keep a running total)
-   * @throws CacheUnwritableError when the location cannot be created or written
+   * @throws CacheUnwritableError when the location cannot be created or written (with `defer`: when
+   *   it cannot be created or opened for writing)
    */
-  setMany(entries: readonly NewEntry[]): Promise<number>;
+  setMany(entries: readonly NewEntry[], options?: SetOptions): Promise<number>;
   /** Deletes the entries of `keys`; resolves to the number of entries that existed. */
   deleteMany(keys: readonly string[]): Promise<number>;
   /** Deletes every entry in this location. */
@@ -75,7 +95,7 @@ export interface CacheStore {
    * about a second, and by {@link CacheStore.flush} and {@link CacheStore.close}.
    */
   touch(keys: readonly string[], at?: number): void;
-  /** Writes the pending {@link CacheStore.touch} records. */
+  /** Writes the deferred writes and the pending {@link CacheStore.touch} records. */
   flush(): Promise<void>;
   /** Flushes, then releases the store; later calls reject. Calling it twice is harmless. */
   close(): Promise<void>;
@@ -87,7 +107,7 @@ export interface StoreWarning {
    * - `CORRUPT_ENTRY`: a stored value could not be decoded or failed its checksum (entry deleted).
    * - `MISSING_VALUE_FILE`: the file of a large value is gone (entry deleted).
    * - `UNSERIALIZABLE_VALUE`: `setMany` skipped a value that cannot be encoded.
-   * - `STORE_ERROR`: a background operation (flushing touches, opening for a read) failed.
+   * - `STORE_ERROR`: a background operation (a deferred write, flushing touches, opening for a read) failed.
    */
   readonly code: 'CORRUPT_ENTRY' | 'MISSING_VALUE_FILE' | 'UNSERIALIZABLE_VALUE' | 'STORE_ERROR';
   /** The key concerned, when there is one. */
@@ -106,6 +126,29 @@ export interface EncodedEntry {
   readonly key: string;
   readonly bytes: Buffer;
   readonly meta: EntryMeta;
+  /** What reads can use instead of decoding `bytes` (see {@link decodedCopy}). */
+  readonly decoded: Decoded | null;
+}
+
+/**
+ * A decoded value kept next to its bytes: reads share it (`copy: false`, a primitive) or copy it
+ * with {@link copyPlain} (a plain tree), which is several times cheaper than decoding the bytes.
+ */
+export interface Decoded {
+  readonly value: unknown;
+  readonly copy: boolean;
+}
+
+/** Encodings from this size on are decoded on each read: a decoded copy would double their memory. */
+const MAX_DECODED_BYTES = 1024 * 1024;
+
+/**
+ * What reads of `value` (whose encoding has `size` bytes) can reuse, or `null` when they must
+ * decode. A plain tree is copied here, so that the owner of `value` may go on changing it.
+ */
+export function decodedCopy(value: unknown, size: number): Decoded | null {
+  if (isPrimitive(value)) return { value, copy: false };
+  return size < MAX_DECODED_BYTES && isPlainTree(value) ? { value: copyPlain(value), copy: true } : null;
 }
 
 /**
@@ -128,9 +171,76 @@ export function encodeEntries(entries: readonly NewEntry[], warn: (warning: Stor
     }
     const { fn, createdAt, durationMs } = meta;
     const args = meta.args.length > MAX_ARGS_SUMMARY ? `${meta.args.slice(0, MAX_ARGS_SUMMARY - 1)}…` : meta.args;
-    byKey.set(key, { key, bytes, meta: { fn, args, size: bytes.length, createdAt, lastUsedAt: createdAt, durationMs } });
+    const decoded = decodedCopy(value, bytes.length);
+    byKey.set(key, { key, bytes, decoded, meta: { fn, args, size: bytes.length, createdAt, lastUsedAt: createdAt, durationMs } });
   }
   return [...byKey.values()];
+}
+
+/** Whether `value` is a primitive, which nobody can change and which decodes to itself. */
+export const isPrimitive = (value: unknown): boolean => value === null || (typeof value !== 'object' && typeof value !== 'function');
+
+/**
+ * Whether {@link copyPlain} copies `value` exactly: a tree (no object reached twice, so no cycle and
+ * no shared part) of primitives, plain objects, dense arrays without other properties, typed arrays
+ * (not DataView), Dates, Maps and Sets. That is most results, and copying them this way is several
+ * times cheaper than decoding their bytes again; anything else is decoded each time.
+ */
+export function isPlainTree(value: unknown): boolean {
+  try {
+    return plainTree(value, new Set());
+  } catch {
+    return false; // nested too deep for the stack: decoding handles it
+  }
+}
+
+function plainTree(value: unknown, seen: Set<object>): boolean {
+  if (isPrimitive(value)) return true;
+  const object = value as object;
+  if (seen.has(object)) return false;
+  seen.add(object);
+  const proto = Object.getPrototypeOf(object) as object | null;
+  if (proto === Object.prototype) {
+    // An own "__proto__" (which decoding can produce) would set the prototype of a copy made by assignment.
+    return !Object.hasOwn(object, '__proto__') && Object.values(object).every((v) => plainTree(v, seen));
+  }
+  if (Array.isArray(object)) {
+    return proto === Array.prototype && Object.keys(object).length === object.length && object.every((v) => plainTree(v, seen));
+  }
+  if (ArrayBuffer.isView(object)) return TYPED_ARRAY_PROTOTYPES.has(proto);
+  if (object instanceof Date) return proto === Date.prototype;
+  if (object instanceof Map) return proto === Map.prototype && [...object].every(([k, v]) => plainTree(k, seen) && plainTree(v, seen));
+  if (object instanceof Set) return proto === Set.prototype && [...object].every((v) => plainTree(v, seen));
+  return false;
+}
+
+/** Prototypes of the typed arrays that decoding restores as such (not DataView, nor subclasses). */
+const TYPED_ARRAY_PROTOTYPES = new Set<object | null>([Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
+  Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array, Buffer].map((c) => c.prototype));
+
+/**
+ * A copy of a typed array or Buffer. Small ones take their memory from Node's Buffer pool, as
+ * decoding does (allocating an ArrayBuffer of its own costs more than copying 100 bytes).
+ */
+function copyView(view: ArrayBufferView): ArrayBufferView {
+  const bytes = Buffer.allocUnsafe(view.byteLength); // the pool hands out 8-byte-aligned slices
+  bytes.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  if (Buffer.isBuffer(view)) return bytes;
+  const TypedArray = (Object.getPrototypeOf(view) as { constructor: new (b: ArrayBufferLike, o: number, n: number) => ArrayBufferView }).constructor;
+  return new TypedArray(bytes.buffer, bytes.byteOffset, (view as Uint8Array).length);
+}
+
+/** A deep copy of a value for which {@link isPlainTree} holds. */
+export function copyPlain<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => copyPlain(v)) as T;
+  if (ArrayBuffer.isView(value)) return copyView(value) as T;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [copyPlain(k), copyPlain(v)])) as T;
+  if (value instanceof Set) return new Set([...value].map(copyPlain)) as T;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = copyPlain((value as Record<string, unknown>)[key]);
+  return out as T;
 }
 
 /*

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { codeOf } from './sqlite-connection.js';
+import { FILE_TAG, IN_KEYS, codeOf, type Db } from './sqlite-connection.js';
 
 /** Temp files older than this (1 h) are leftovers of a crashed writer; clear() removes them. */
 const STALE_TEMP_MS = 3_600_000;
@@ -27,6 +27,12 @@ export class ValueFiles {
 
   read(key: string): Promise<Buffer> {
     return readFile(this.path(key));
+  }
+
+  /** Removes the value files of those `keys` whose row points to one (within a transaction). */
+  async removeFilesOf(db: Db, keys: readonly string[]): Promise<void> {
+    const rows = await db.query(`SELECT key FROM keyv WHERE value LIKE '${FILE_TAG}%' AND ${IN_KEYS}`, JSON.stringify(keys));
+    await Promise.all(rows.map((row) => this.remove(String(row['key']))));
   }
 
   /** Removes the value file of `key`; one already gone is fine. */

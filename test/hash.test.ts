@@ -4,6 +4,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { HASH_FORMAT_VERSION, hash, hashArguments } from '../dist/hash.js';
+import { acquireDigest, loadFastDigest, releaseDigest, typescriptDigest } from '../dist/hash-digest.js';
+import { Xxh64 } from '../dist/xxhash64.js';
 import { isJoblibError, type UnhashableError } from '../dist/errors.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/hash-digests.mjs', import.meta.url));
@@ -249,20 +251,20 @@ describe('hash: format', () => {
     assert.ok(Number.isInteger(HASH_FORMAT_VERSION) && HASH_FORMAT_VERSION > 0);
   });
 
-  // Golden digests, computed once with HASH_FORMAT_VERSION 1: they pin the encoding, so that a change
+  // Golden digests, computed once with HASH_FORMAT_VERSION 2: they pin the encoding, so that a change
   // to it is noticed. Changing any of them requires bumping HASH_FORMAT_VERSION in src/hash.ts,
-  // because stored cache keys depend on the encoding. (hash(undefined) is the first 128 bits of
-  // sha1 over the bytes 01 56 00: version 1, domain 'V', tag UNDEFINED.)
+  // because stored cache keys depend on the encoding. (hash(undefined) is XXH64 with seed 0, then
+  // with seed 0x9e3779b97f4a7c15, over the bytes 02 56 00: version 2, domain 'V', tag UNDEFINED.)
   const golden: [string, () => string, string][] = [
-    ['undefined', () => hash(undefined), 'bc13f33c762c4a2ff6c981ba51ce20be'],
-    ['-0', () => hash(-0), 'adf11055b7c4585521ffa565fa1f9863'],
-    ['a non-ASCII string', () => hash('héllo wörld'), 'ceead46d3adf360e2cedad9f73167e4d'],
-    ['a negative bigint', () => hash(-123456789012345678901234567890n), '0072ae1e0f9cd7a231b7931a377b5c19'],
-    ['a sparse mixed array', () => hash([1, , 'a', null, true, NaN]), '66e5ec207454e147aefcb425064c9d0a'],
-    ['a nested object', () => hash({ b: [1.5, { c: 'x' }], a: new Date(0), r: /x+/g }), '777e0ac36ebb42f0f94bdefe8a0e586f'],
-    ['a Map holding a Set', () => hash(new Map<unknown, unknown>([['k', new Set([1, 2])], [3, 'v']])), 'b9bc30f75670ca4256b1db232e91809e'],
-    ['typed arrays and a class instance', () => hash([new Float32Array([1, 2, 3]), Buffer.from('hi'), new Point(1, 2)]), 'f6f9ce43fcd77e71968b02d9da8e6594'],
-    ['an argument list', () => hashArguments([1, 'two', { three: 3 }, undefined]), '670a19ced1c2b6f22a02753f916fc23b'],
+    ['undefined', () => hash(undefined), '14219b830ab0e01230fba37fc53152c5'],
+    ['-0', () => hash(-0), 'baa6a1062f3b21f2ebd2c8b26719f670'],
+    ['a non-ASCII string', () => hash('héllo wörld'), '7c103f4ac9503bbcfa77cf6f52675f69'],
+    ['a negative bigint', () => hash(-123456789012345678901234567890n), '4f89ffe77f53a66a0080f6794ae415d8'],
+    ['a sparse mixed array', () => hash([1, , 'a', null, true, NaN]), '1590568d6112f1b542ae6597813747c9'],
+    ['a nested object', () => hash({ b: [1.5, { c: 'x' }], a: new Date(0), r: /x+/g }), 'd383cb28a5d1f55cf1f42c6804f63962'],
+    ['a Map holding a Set', () => hash(new Map<unknown, unknown>([['k', new Set([1, 2])], [3, 'v']])), '3662f6d479177839af5d84c70b29f159'],
+    ['typed arrays and a class instance', () => hash([new Float32Array([1, 2, 3]), Buffer.from('hi'), new Point(1, 2)]), '1ffd14ca36673b163579515eacf35dac'],
+    ['an argument list', () => hashArguments([1, 'two', { three: 3 }, undefined]), 'fc9c2abfe65949190d0131787e951176'],
   ];
   for (const [name, compute, expected] of golden) {
     it(`keeps the pinned digest of ${name}`, () => {
@@ -271,6 +273,8 @@ describe('hash: format', () => {
   }
 
   it('hashes equal structures alike in another process', async () => {
+    // The other process hashes at once, before its WebAssembly build is loaded; this one after.
+    await loadFastDigest();
     const { stdout } = await promisify(execFile)(process.execPath, [fixture]);
     const shared = { leaf: 'shared' };
     const expected = {
@@ -282,5 +286,67 @@ describe('hash: format', () => {
       args: hashArguments([{ j: 1, k: 2 }, 'x']),
     };
     assert.deepEqual(JSON.parse(stdout), expected);
+  });
+});
+
+describe('hash: the digest', () => {
+  const hex = ([high, low]: [number, number]) => high.toString(16).padStart(8, '0') + low.toString(16).padStart(8, '0');
+
+  it('computes XXH64 as published (known answers)', () => {
+    assert.equal(hex(new Xxh64(0, 0).digest()), 'ef46db3751d8e999');
+    assert.equal(hex(new Xxh64(0, 0).update(Buffer.from('abc')).digest()), '44bc2cf5ad770999');
+  });
+
+  it('gives the same digests in TypeScript as the WebAssembly build, for every length and way of feeding the bytes', async () => {
+    assert.equal(await loadFastDigest(), true);
+    const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24);
+    const wasm = acquireDigest();
+    try {
+      for (let length = 0; length <= 5000; length += length < 300 ? 1 : 97) {
+        const data = bytes.subarray(0, length);
+        const ts = typescriptDigest();
+        ts.reset();
+        // Uneven pieces, so that every position within a 32-byte stripe starts a piece somewhere.
+        for (let at = 0, step = 1; at < length; at += step, step = (step * 7) % 45 + 1) ts.update(data.subarray(at, at + step));
+        wasm.reset();
+        wasm.update(data);
+        assert.equal(ts.hex(), wasm.hex(), `length ${length}`);
+      }
+    } finally {
+      releaseDigest(wasm);
+    }
+  });
+
+  it('restores a saved state in both implementations', async () => {
+    await loadFastDigest();
+    const wasm = acquireDigest();
+    try {
+      for (const digest of [typescriptDigest(), wasm]) {
+        digest.reset();
+        digest.update(Buffer.from('a prefix longer than one stripe of 32 bytes'));
+        const saved = digest.save();
+        digest.reset();
+        digest.update(Buffer.from('something else'));
+        digest.bytes();
+        digest.load(saved);
+        digest.update(Buffer.from(' and a tail'));
+        const resumed = digest.hex();
+        digest.reset();
+        digest.update(Buffer.from('a prefix longer than one stripe of 32 bytes and a tail'));
+        assert.equal(resumed, digest.hex());
+      }
+    } finally {
+      releaseDigest(wasm);
+    }
+  });
+
+  it('hashes a value whose getter hashes another value', () => {
+    const inner = { n: 1 };
+    const outer = {
+      get nested() {
+        return hash(inner);
+      },
+    };
+    assert.equal(hash(outer), hash({ nested: hash(inner) }));
   });
 });

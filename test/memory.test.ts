@@ -1,8 +1,11 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Memory, Parallel, delayed, isJoblibError } from '../dist/index.js';
 
 let location: string;
@@ -88,6 +91,35 @@ describe('Memory', () => {
     assert.equal(calls, 2);
   });
 
+  it('gives each call a value of its own: changing one changes nothing for later calls', async () => {
+    await using memory = new Memory({ location });
+    const make = () => ({ list: [1], weights: new Float64Array([0.5]), shared: undefined as unknown });
+    const fit = memory.cache((x: number) => {
+      const value = make();
+      if (x === 1) value.shared = [value.list, value.list]; // not a tree: decoded, and kept shared
+      return value;
+    });
+    for (const x of [0, 1]) {
+      for (let round = 0; round < 3; round++) {
+        const value = await fit(x); // the miss, then hits from the queued write and from the LRU
+        assert.deepStrictEqual(value.list, [1]);
+        assert.equal(value.weights[0], 0.5);
+        if (x === 1) assert.equal((value.shared as unknown[])[0], (value.shared as unknown[])[1]);
+        value.list.push(2);
+        value.weights[0] = 9;
+        if (round === 1) await memory.entries(); // writes what is queued
+      }
+    }
+  });
+
+  it('keeps the results a program was given when it ends without close()', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/memory-exits.mjs', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [fixture, location]);
+    assert.equal(stdout.trim(), 'done');
+    await using memory = new Memory({ location });
+    assert.equal((await memory.entries()).length, 20);
+  });
+
   it('never caches an exception', async () => {
     await using memory = new Memory({ location });
     let calls = 0;
@@ -136,9 +168,9 @@ describe('Memory', () => {
       return new Float64Array(n).fill(1);
     });
     await big(300_000); // 2.4 MB: stored as a file
+    await memory.close(); // writes it
     const folder = join(location, 'values');
     for (const file of readdirSync(folder)) writeFileSync(join(folder, file), 'garbage');
-    await memory.close();
     await using reopened = new Memory({ location });
     const again = reopened.cache((n: number) => {
       calls++;

@@ -361,14 +361,14 @@ describe('SqliteStore specifics', () => {
 });
 
 describe('two processes sharing one location', () => {
-  it('write and read hundreds of entries at the same time without a failure', async () => {
+  for (const mode of ['write-through', 'deferred'] as const) it(`write (${mode}) and read hundreds of entries at the same time without a failure`, async () => {
     const location = join(await tempDir(), 'shared');
     const fixture = fileURLToPath(new URL('./fixtures/store-worker.mjs', import.meta.url));
     const perProcess = 300;
     const startAt = String(Date.now() + 700); // both start writing at once, whatever their start-up time
     const run = (id: string) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const child = spawn(process.execPath, [fixture, location, id, String(perProcess), startAt], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [fixture, location, id, String(perProcess), startAt, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d));

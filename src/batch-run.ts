@@ -15,6 +15,8 @@ import type { Task } from './delayed.js';
 export interface RunHost {
   /** Function ids the worker has been sent. */
   readonly knownFns: Set<number>;
+  /** The worker's shared counters of ended tasks (PoolWorkerData.endedCounters). */
+  readonly endedCounters: Int32Array;
   /** Terminates the worker (a task ran past its timeout). */
   kill(): void;
 }
@@ -28,8 +30,6 @@ export interface RunContext {
 }
 
 export class BatchRun {
-  /** Tasks of this batch that have ended, written by the worker (see BatchRequest.ended). */
-  readonly ended = new Int32Array(new SharedArrayBuffer(4));
   readonly request: BatchRequest;
   readonly finished: Promise<BatchEnd>;
   private resolve!: (end: BatchEnd) => void;
@@ -46,6 +46,8 @@ export class BatchRun {
     context: RunContext,
     private readonly report: (outcomes: Outcomes) => void,
     private readonly host: RunHost,
+    /** Where the worker counts the tasks of this batch that have ended (see BatchRequest.endedSlot). */
+    readonly endedSlot: number,
     /** Called once, when the run ends, whatever the way. */
     private readonly onEnd: (run: BatchRun) => void,
   ) {
@@ -71,7 +73,7 @@ export class BatchRun {
    * again; the run whose task was under way fails that task; runs queued behind it never started.
    */
   workerDied(code: number, cause: unknown, onPurpose: boolean, crashedAlready: boolean): boolean {
-    const endedInWorker = Atomics.load(this.ended, 0);
+    const endedInWorker = Atomics.load(this.host.endedCounters, this.endedSlot);
     if (onPurpose || crashedAlready || endedInWorker >= this.batch.length) {
       this.end(0, this.next, this.batch.slice(this.next));
       return false;
@@ -172,7 +174,7 @@ export class BatchRun {
       settle: this.control.settle,
       stream: this.control.timeoutMs !== undefined,
       cancel: this.control.cancel,
-      ended: this.ended,
+      endedSlot: this.endedSlot,
     };
   }
 }

@@ -9,7 +9,7 @@ import { transferables } from './batch-codec.js';
 import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
-import type { BatchRequest, ChunkReplies, PoolWorkerData } from './protocol.js';
+import { ENDED_COUNTERS, type BatchRequest, type ChunkReplies, type PoolWorkerData } from './protocol.js';
 import type { BatchEnd } from './backend.js';
 import type { Batch, Outcomes } from './batch.js';
 
@@ -80,6 +80,8 @@ export class PoolWorker {
     readonly configKey: string,
     /** threads.js's `Transfer`, loaded with the worker. */
     private readonly transfer: <T>(payload: T, buffers: readonly ArrayBuffer[]) => T,
+    /** Shared with the worker: the counters of ended tasks of the batches it holds. */
+    readonly endedCounters: Int32Array,
   ) {
     native.on('error', (error) => {
       this.lastError = error;
@@ -113,10 +115,16 @@ export class PoolWorker {
     void this.native.terminate();
   }
 
+  /** A counter of ended tasks that no batch this worker holds uses. */
+  private freeCounter(): number {
+    for (let slot = 0; slot < ENDED_COUNTERS; slot++) if (!this.runs.some((run) => run.endedSlot === slot)) return slot;
+    throw new Error(`Internal error: a worker holds ${this.runs.length} batches, more than ${ENDED_COUNTERS}`);
+  }
+
   /** Sends one batch; it runs after those already sent. Resolves when it ends, whatever the way. */
   run(batch: Batch, context: RunContext, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {
     if (this.runs.length === 0) this.native.ref(); // a worker with work keeps the process alive; an idle one never does
-    const run = new BatchRun(batch, context, report, this, (ended) => {
+    const run = new BatchRun(batch, context, report, this, this.freeCounter(), (ended) => {
       this.runs.splice(this.runs.indexOf(ended), 1);
       if (this.runs.length === 0) this.native.unref();
     });
@@ -215,7 +223,12 @@ export async function terminateIdleWorkers(): Promise<void> {
 }
 
 async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorker> {
-  const workerData: PoolWorkerData = { joblibTsWorker: true, ...(TYPESCRIPT_LOADER ? { typeScriptLoader: TYPESCRIPT_LOADER } : {}) };
+  const endedCounters = new Int32Array(new SharedArrayBuffer(4 * ENDED_COUNTERS));
+  const workerData: PoolWorkerData = {
+    joblibTsWorker: true,
+    endedCounters,
+    ...(TYPESCRIPT_LOADER ? { typeScriptLoader: TYPESCRIPT_LOADER } : {}),
+  };
   const options = { workerData, ...(config.resourceLimits ? { resourceLimits: config.resourceLimits } : {}) };
   const threads = loadThreads(); // loads while the worker starts
   const native = newWorker(options);
@@ -237,7 +250,7 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
       failed,
     ])) as unknown as WorkerApi;
     native.unref();
-    const worker = new PoolWorker(native, api, key, (await threads).Transfer);
+    const worker = new PoolWorker(native, api, key, (await threads).Transfer, endedCounters);
     worker.endWhenIdle = starting.endWhenIdle;
     return worker;
   } catch (error) {

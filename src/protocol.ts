@@ -17,7 +17,15 @@ export interface PoolWorkerData {
   readonly joblibTsWorker: true;
   /** URL of tsx's ESM API when the program runs under tsx: the worker registers it for TypeScript task modules. */
   readonly typeScriptLoader?: string;
+  /**
+   * Shared counters, one per batch the worker holds (see {@link BatchRequest.endedSlot}): made once
+   * per worker, since allocating shared memory for every batch cost the calling thread ~10 µs each.
+   */
+  readonly endedCounters: Int32Array;
 }
+
+/** Counters in {@link PoolWorkerData.endedCounters}: more than the batches a worker ever holds at once. */
+export const ENDED_COUNTERS = 8;
 
 /** A function the worker has not seen yet: compile or import it, and remember it under `id`. */
 export interface ShippedFn {
@@ -40,10 +48,11 @@ export interface BatchRequest {
   /** Shared flag: once it is non-zero, start no further task (fail-fast, abort). */
   readonly cancel: Int32Array;
   /**
-   * Shared counter the worker sets to the number of tasks of this batch that have ended. If the worker
-   * dies, it tells which task was running, even when the results before it were not sent yet.
+   * The counter of {@link PoolWorkerData.endedCounters} where the worker keeps the number of tasks of
+   * this batch that have ended. If the worker dies, it tells which task was running, even when the
+   * results before it were not sent yet.
    */
-  readonly ended: Int32Array;
+  readonly endedSlot: number;
 }
 
 /** The outcomes of the next tasks of a batch, in batch order. */

@@ -5,10 +5,11 @@
  * about 1.5x slower (bench W1).
  */
 import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
 import { argsCount, callWithArgs, encodeValues } from './batch-codec.js';
-import { serializeError, type BatchChunk, type BatchRequest, type SerializedError } from './protocol.js';
+import { serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -18,11 +19,13 @@ type Callable = (...args: unknown[]) => unknown;
  */
 const FLUSH_INTERVAL_MS = 2;
 
+const endedCounters = (workerData as PoolWorkerData).endedCounters;
+
 /** Runs one batch to its end, or until cancelled or (without `settle`) its first failure. */
 export async function runBatch(request: BatchRequest, emit: (chunk: BatchChunk) => void): Promise<void> {
   prepareFunctions(request.newFns);
   const batch = new WorkerBatch(request, emit);
-  const count = argsCount(request.args);
+  const count = batch.count;
   while (batch.next < count && !batch.stopped) {
     let fn: Callable | Promise<Callable>;
     try {
@@ -59,11 +62,15 @@ class WorkerBatch {
   private started: number;
   private lastFlush: number;
 
+  /** Number of tasks in the batch. */
+  readonly count: number;
+
   constructor(
     private readonly request: BatchRequest,
     private readonly emit: (chunk: BatchChunk) => void,
   ) {
-    Atomics.store(request.ended, 0, 0);
+    this.count = argsCount(request.args);
+    Atomics.store(endedCounters, request.endedSlot, 0);
     this.started = this.lastFlush = performance.now();
     if (request.stream) this.flush(); // tells the caller the first task starts now
   }
@@ -131,9 +138,10 @@ class WorkerBatch {
     this.durationMs += ended - this.started;
     this.started = ended;
     this.next++;
-    Atomics.store(this.request.ended, 0, this.next);
+    Atomics.store(endedCounters, this.request.endedSlot, this.next);
     if (failed && !this.request.settle) this.stopped = true;
-    else if (this.request.stream || failed || ended - this.lastFlush >= FLUSH_INTERVAL_MS) {
+    // The last task's outcome travels with the end of the batch: one message fewer per batch.
+    else if (this.next < this.count && (this.request.stream || failed || ended - this.lastFlush >= FLUSH_INTERVAL_MS)) {
       this.flush();
       this.started = this.lastFlush;
     }

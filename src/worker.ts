@@ -45,7 +45,7 @@ expose({
       // back until it returns, and a batch of synchronous tasks would then report nothing until its end.
       queueMicrotask(() => {
         const send = (chunk: BatchChunk) =>
-          observer.next(Transfer(chunk, [...transferables(chunk.values), chunk.durations.buffer as ArrayBuffer]));
+          observer.next(Transfer(chunk, transferables(chunk.values, chunk.durations)));
         const batch = previousBatch.then(() => runBatch(request, send));
         previousBatch = batch.catch(() => undefined);
         batch.then(

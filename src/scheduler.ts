@@ -39,8 +39,12 @@ export class FixedBatchSizer implements BatchSizer {
  */
 export const MIN_BATCH_MS = 2;
 export const MAX_BATCH_MS = 20;
-/** Where a batch outside the window is steered to. */
-const TARGET_BATCH_MS = 5;
+/**
+ * Where a batch outside the window is steered to, and where a call starts from a cost measured
+ * before. 10 rather than 5: half the messages, each of which costs the calling thread and a worker
+ * some 100 µs (bench W2: about 2% faster); the end of the input is cut finer anyway.
+ */
+const TARGET_BATCH_MS = 10;
 /** Weight of the newest measurement in the moving average of the cost of one task (joblib uses 0.2 too). */
 const SMOOTHING = 0.2;
 

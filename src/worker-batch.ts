@@ -9,7 +9,7 @@ import { workerData } from 'node:worker_threads';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
 import { argsCount, callWithArgs, encodeValues } from './batch-codec.js';
-import { serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
+import { ENDED_COUNTERS, serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -21,7 +21,8 @@ type Callable = (...args: unknown[]) => unknown;
  */
 const FLUSH_INTERVAL_MS = 10;
 
-const endedCounters = (workerData as PoolWorkerData).endedCounters;
+/** Shared with the pool (see PoolWorkerData); a worker started some other way counts for itself. */
+const endedCounters = (workerData as PoolWorkerData | null)?.endedCounters ?? new Int32Array(ENDED_COUNTERS);
 
 /** Runs one batch to its end, or until cancelled or (without `settle`) its first failure. */
 export async function runBatch(request: BatchRequest, emit: (chunk: BatchChunk) => void): Promise<void> {

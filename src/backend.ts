@@ -36,6 +36,11 @@ export interface Backend {
   readonly slots: number;
   /** Gets ready for about this many tasks (undefined: unknown), before the first is read. */
   prestart?(expectedTasks: number | undefined): void;
+  /**
+   * How many of the next `count` tasks (`taskAt(0)` first) one batch should take, when the backend
+   * limits batches by more than their number of tasks.
+   */
+  fit?(count: number, taskAt: (i: number) => Task): number;
   /** Checks a task before it is queued and returns the handle of its function; throws when it cannot run here. */
   prepare(task: Task): number;
   /** Runs one batch, reporting outcomes in batch order as they come; never rejects for a task's failure. */

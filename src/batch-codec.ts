@@ -57,6 +57,16 @@ export class SharedCopies {
   private readonly copies = new WeakMap<ArrayBufferLike, SharedArrayBuffer>();
   private readonly seen = new WeakSet<ArrayBufferLike>();
 
+  /** Whether an array of `viewBytes` on `buffer` would travel shared rather than copied. */
+  wouldShare(buffer: ArrayBufferLike, viewBytes: number): boolean {
+    return (
+      buffer instanceof SharedArrayBuffer ||
+      this.copies.has(buffer) ||
+      viewBytes >= SHARE_ALWAYS_BYTES ||
+      (viewBytes >= SHARE_REPEATED_BYTES && this.seen.has(buffer))
+    );
+  }
+
   /** A shared copy of `buffer` if it is worth one, else undefined. */
   copyOf(buffer: ArrayBufferLike, viewBytes: number): SharedArrayBuffer | undefined {
     let shared = this.copies.get(buffer);
@@ -104,6 +114,32 @@ function isLargeUnsharedView(value: unknown): value is View {
     !(value.buffer instanceof SharedArrayBuffer) &&
     !(value instanceof DataView)
   );
+}
+
+/**
+ * Most bytes of typed arrays one message copies: {@link fitCopiedBytes} cuts a batch there. Batches
+ * of 'auto' are sized by time, and tasks given 1 MiB arrays each made 60 MiB messages, which the
+ * calling thread copied into new memory at 3x the cost of 60 one-array messages (bench W5).
+ */
+export const MAX_COPIED_BYTES = 4 << 20;
+
+/**
+ * How many of the tasks `argsAt(0)`, `argsAt(1)`, ... (up to `count`) fit in one message: at least
+ * one, then as long as the typed arrays the message would copy stay within {@link MAX_COPIED_BYTES}.
+ */
+export function fitCopiedBytes(count: number, argsAt: (i: number) => readonly unknown[], copies: SharedCopies): number {
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const args = argsAt(i);
+    for (let j = 0; j < args.length; j++) {
+      const arg = args[j];
+      if (typeof arg === 'object' && arg !== null && ArrayBuffer.isView(arg) && !copies.wouldShare(arg.buffer, arg.byteLength)) {
+        bytes += arg.byteLength;
+      }
+    }
+    if (bytes > MAX_COPIED_BYTES) return Math.max(1, i);
+  }
+  return count;
 }
 
 /** Packs argument lists into one typed array when they are all numbers of one arity. */

@@ -261,7 +261,8 @@ export class Execution {
       const remaining = this.total === undefined ? undefined : this.total - this.dispatched;
       const size = nextBatchSize(this.settings.sizer, remaining, this.backend.slots);
       if (this.queue.size < size && !allowPartial && this.canRead()) return;
-      this.startBatch(this.queue.take(size));
+      const count = Math.min(size, this.queue.size);
+      this.startBatch(this.queue.take(this.backend.fit ? this.backend.fit(count, (i) => this.queue.at(i)) : count));
     }
   }
 

@@ -20,6 +20,11 @@ export class TaskQueue {
     return this.tasks[this.head];
   }
 
+  /** The task `offset` places from the front. */
+  at(offset: number): Task {
+    return this.tasks[this.head + offset] as Task;
+  }
+
   push(index: number, task: Task, fnId: number): void {
     this.indices.push(index);
     this.tasks.push(task);

@@ -10,7 +10,7 @@ import { withTaskIndex, type Backend, type BatchEnd, type RunControl } from './b
 import { Outcomes, type Batch } from './batch.js';
 import { acquireWorker, releaseWorker, type PoolWorker, type WorkerConfig } from './pool.js';
 import type { RunContext } from './batch-run.js';
-import { SharedCopies } from './batch-codec.js';
+import { SharedCopies, fitCopiedBytes } from './batch-codec.js';
 
 /**
  * Batches a worker holds at once. Two: on 100,000 tasks of 1 µs (bench W1), a worker holding one batch
@@ -61,6 +61,11 @@ export class ThreadsBackend implements Backend {
       // A worker that fails to start fails the first batch that asks for it again (withWorker).
       this.startWorker().catch(() => undefined);
     }
+  }
+
+  /** Cuts batches whose typed arrays would make one message copy too much (see MAX_COPIED_BYTES). */
+  fit(count: number, taskAt: (i: number) => Task): number {
+    return fitCopiedBytes(count, (i) => taskAt(i).args, this.context.sharedCopies);
   }
 
   async runBatch(batch: Batch, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {

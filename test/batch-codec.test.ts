@@ -10,6 +10,8 @@ import {
   encodeValues,
   shareLargeArrays,
   decodeValues,
+  fitCopiedBytes,
+  MAX_COPIED_BYTES,
 } from '../dist/batch-codec.js';
 import { Parallel, delayed } from '../dist/index.js';
 
@@ -39,6 +41,18 @@ describe('batch encoding', () => {
     const mixed = encodeValues([1, undefined]);
     assert.equal(mixed.kind, 'list');
     assert.equal(decodeValues(mixed).length, 2);
+  });
+
+  it('cuts a batch where the typed arrays its message would copy pass MAX_COPIED_BYTES, never below one task', () => {
+    const copies = new SharedCopies();
+    const mib = () => new Float64Array((1 << 20) / 8);
+    const ownArrays = Array.from({ length: 10 }, () => [mib()]);
+    assert.equal(fitCopiedBytes(10, (i) => ownArrays[i] as unknown[], copies), MAX_COPIED_BYTES / (1 << 20));
+    const huge = [[new Float64Array((MAX_COPIED_BYTES * 2) / 8)]];
+    assert.equal(fitCopiedBytes(1, () => huge[0] as unknown[], copies), 1);
+    assert.equal(fitCopiedBytes(1000, (i) => [i, i + 0.5], copies), 1000, 'numbers copy nothing worth cutting for');
+    const shared = new Float64Array(new SharedArrayBuffer(1 << 20));
+    assert.equal(fitCopiedBytes(10, () => [shared], copies), 10, 'shared memory is not copied');
   });
 
   it('shares a large array from its second use in a call, and a very large one at once', () => {

@@ -188,12 +188,37 @@ export function poolStats(): { started: number; idle: number } {
 /** An idle worker of this configuration, or a new one. */
 export async function acquireWorker(config: WorkerConfig): Promise<PoolWorker> {
   const key = configKey(config);
-  const idle = idleWorkers.get(key);
-  while (idle && idle.length > 0) {
-    const worker = idle.pop() as PoolWorker;
-    if (worker.isAlive) return worker;
+  for (;;) {
+    const idle = idleWorkers.get(key);
+    while (idle && idle.length > 0) {
+      const worker = idle.pop() as PoolWorker;
+      if (worker.isAlive) return worker;
+    }
+    // A worker started for a call that has ended is on its way to the idle pool: wait for it
+    // rather than start one more (a second call must start no thread).
+    if ((arriving.get(key) ?? 0) === 0) return startWorker(config, key);
+    await new Promise<void>((resolve) => arrivalWaiters.push(resolve));
   }
-  return startWorker(config, key);
+}
+
+/** Per configuration, workers still starting for calls that have ended (see {@link expectArrival}). */
+const arriving = new Map<string, number>();
+let arrivalWaiters: (() => void)[] = [];
+
+/** A worker being acquired for a call that has just ended will be handed to {@link arrived}. */
+export function expectArrival(config: WorkerConfig): void {
+  const key = configKey(config);
+  arriving.set(key, (arriving.get(key) ?? 0) + 1);
+}
+
+/** The worker announced by {@link expectArrival} is ready (it joins the idle pool), or failed to start. */
+export function arrived(config: WorkerConfig, worker: PoolWorker | undefined): void {
+  const key = configKey(config);
+  arriving.set(key, Math.max(0, (arriving.get(key) ?? 0) - 1));
+  if (worker) releaseWorker(worker);
+  const waiters = arrivalWaiters;
+  arrivalWaiters = [];
+  for (const wake of waiters) wake();
 }
 
 /**

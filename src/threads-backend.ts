@@ -8,7 +8,7 @@ import type { Task } from './delayed.js';
 import { shipmentFor, type FnRef } from './fn-ref.js';
 import { withTaskIndex, type Backend, type BatchEnd, type RunControl } from './backend.js';
 import { Outcomes, type Batch } from './batch.js';
-import { acquireWorker, releaseWorker, type PoolWorker, type WorkerConfig } from './pool.js';
+import { acquireWorker, arrived, expectArrival, releaseWorker, type PoolWorker, type WorkerConfig } from './pool.js';
 import type { RunContext } from './batch-run.js';
 import { SharedCopies, fitCopiedBytes } from './batch-codec.js';
 
@@ -115,13 +115,14 @@ export class ThreadsBackend implements Backend {
       () => undefined,
     );
     this.starting.add(settled);
+    let worker: PoolWorker | undefined;
     try {
-      const worker = await started;
-      // The call may have ended while the worker started (prestart): it goes straight to the pool.
-      if (this.released) releaseWorker(worker);
-      else this.workers.add(worker);
+      worker = await started;
     } finally {
       this.starting.delete(settled);
+      // The call may have ended while the worker started (see prestart): the pool takes it.
+      if (this.released) arrived(this.config, worker);
+      else if (worker) this.workers.add(worker);
     }
   }
 
@@ -138,6 +139,7 @@ export class ThreadsBackend implements Backend {
 
   release(): void {
     this.released = true;
+    for (let i = 0; i < this.starting.size; i++) expectArrival(this.config);
     for (const worker of this.workers) releaseWorker(worker);
     this.workers.clear();
   }

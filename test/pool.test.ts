@@ -36,6 +36,12 @@ describe('worker pool', () => {
     assert.equal(poolStats().started, before);
   });
 
+  it('starts no thread for a call made while a worker of the first call is still starting', async () => {
+    const { code, stdout } = await runNode(fixture('second-call.mjs'));
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), { results: [2, 3, 4, 5], startedByFirst: 2, startedBySecond: 0 });
+  });
+
   it('lets a script that calls Parallel and returns exit by itself', async () => {
     const { code, stdout, ms } = await runNode(fixture('script-exits.mjs'));
     assert.equal(code, 0);

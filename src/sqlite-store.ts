@@ -234,11 +234,14 @@ class SqliteStore implements CacheStore {
 
   async list(): Promise<ListedEntry[]> {
     this.assertOpen();
+    // Taken before the read: an entry committed while the read runs may be missing from the read's
+    // snapshot, and would be gone from the queue by the time the read returns.
+    const queued = [...this.front.pending.values()];
     const db = await this.database.connection(false);
     const rows = db ? await this.reading(() => db.reader.all(`SELECT ${META_COLUMNS} FROM joblib_meta`)) : [];
     const byKey = new Map<string, ListedEntry>();
     for (const row of rows) byKey.set(String(row['key']), { key: String(row['key']), ...toMeta(row) });
-    for (const { key, meta } of this.front.pending.values()) byKey.set(key, { key, ...meta }); // written soon
+    for (const { key, meta } of queued) byKey.set(key, { key, ...meta }); // written soon, or just now
     const listed = [...byKey.values()].map((e) => ({ ...e, ...this.front.withTouch(e.key, e) }));
     return listed.sort((a, b) => a.createdAt - b.createdAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }

@@ -70,7 +70,7 @@ export class PoolWorker {
   private readonly runs: BatchRun[] = [];
   private alive = true;
   private killedOnPurpose = false;
-  /** Ends when it next becomes idle instead of joining the idle pool (see `startingWorkers`). */
+  /** Ends when it next becomes idle instead of joining the idle pool (see `Spawn`). */
   endWhenIdle = false;
   private lastError: unknown;
 
@@ -185,8 +185,24 @@ export function poolStats(): { started: number; idle: number } {
   return { started: startedCount, idle };
 }
 
-/** An idle worker of this configuration, or a new one. */
-export async function acquireWorker(config: WorkerConfig): Promise<PoolWorker> {
+/**
+ * A worker being started. The call that asked for it may end first (it starts its workers before
+ * it reads its tasks, and may finish on the first one ready): the worker is then `orphaned`, and a
+ * call that needs a worker waits for it (`claim`) rather than start one more, so that a call made
+ * right after another starts no thread.
+ */
+export interface Spawn {
+  readonly key: string;
+  orphaned: boolean;
+  /** terminateIdleWorkers ran while it started: it ends once idle. */
+  endWhenIdle: boolean;
+  claim: ((worker: PoolWorker | undefined) => void) | undefined;
+}
+
+const spawns = new Set<Spawn>();
+
+/** An idle worker of this configuration, or one an ended call gave up, or a new one (announced to `onSpawn`). */
+export async function acquireWorker(config: WorkerConfig, onSpawn?: (spawn: Spawn) => void): Promise<PoolWorker> {
   const key = configKey(config);
   for (;;) {
     const idle = idleWorkers.get(key);
@@ -194,38 +210,34 @@ export async function acquireWorker(config: WorkerConfig): Promise<PoolWorker> {
       const worker = idle.pop() as PoolWorker;
       if (worker.isAlive) return worker;
     }
-    // A worker started for a call that has ended is on its way to the idle pool: wait for it
-    // rather than start one more (a second call must start no thread).
-    if ((arriving.get(key) ?? 0) === 0) return startWorker(config, key);
-    await new Promise<void>((resolve) => arrivalWaiters.push(resolve));
+    let orphan: Spawn | undefined;
+    for (const spawn of spawns) if (spawn.key === key && spawn.orphaned && !spawn.claim) orphan = spawn;
+    if (!orphan) return startWorker(config, key, onSpawn);
+    const claimed = orphan;
+    const worker = await new Promise<PoolWorker | undefined>((resolve) => {
+      claimed.claim = resolve;
+    });
+    if (worker) return worker; // else it failed to start: look again
   }
 }
 
-/** Per configuration, workers still starting for calls that have ended (see {@link expectArrival}). */
-const arriving = new Map<string, number>();
-let arrivalWaiters: (() => void)[] = [];
-
-/** A worker being acquired for a call that has just ended will be handed to {@link arrived}. */
-export function expectArrival(config: WorkerConfig): void {
-  const key = configKey(config);
-  arriving.set(key, (arriving.get(key) ?? 0) + 1);
-}
-
-/** The worker announced by {@link expectArrival} is ready (it joins the idle pool), or failed to start. */
-export function arrived(config: WorkerConfig, worker: PoolWorker | undefined): void {
-  const key = configKey(config);
-  arriving.set(key, Math.max(0, (arriving.get(key) ?? 0) - 1));
-  if (worker) releaseWorker(worker);
-  const waiters = arrivalWaiters;
-  arrivalWaiters = [];
-  for (const wake of waiters) wake();
-}
-
 /**
- * Workers still starting when {@link terminateIdleWorkers} ran: they were started for a call that
- * no longer needs them (a call starts its workers before it reads its tasks), and end once idle.
+ * A spawn announced by {@link acquireWorker} ended, with its worker or without (it failed). Returns
+ * whether the pool took the worker: it does when the spawn was orphaned, and hands it to the call
+ * that claimed it, else to the idle pool.
  */
-const startingWorkers = new Set<{ endWhenIdle: boolean }>();
+export function settleSpawn(spawn: Spawn, worker: PoolWorker | undefined): boolean {
+  spawns.delete(spawn);
+  if (!spawn.orphaned) return false;
+  let handed = worker;
+  if (handed && spawn.endWhenIdle) {
+    handed.kill();
+    handed = undefined;
+  }
+  if (spawn.claim) spawn.claim(handed);
+  else if (handed) releaseWorker(handed);
+  return true;
+}
 
 /** Puts a worker back in the pool, unreferenced. */
 export function releaseWorker(worker: PoolWorker): void {
@@ -243,11 +255,11 @@ export function releaseWorker(worker: PoolWorker): void {
 export async function terminateIdleWorkers(): Promise<void> {
   const workers = [...idleWorkers.values()].flat();
   idleWorkers.clear();
-  for (const starting of startingWorkers) starting.endWhenIdle = true;
+  for (const spawn of spawns) spawn.endWhenIdle = true;
   for (const worker of workers) worker.kill();
 }
 
-async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorker> {
+async function startWorker(config: WorkerConfig, key: string, onSpawn?: (spawn: Spawn) => void): Promise<PoolWorker> {
   const endedCounters = new Int32Array(new SharedArrayBuffer(4 * ENDED_COUNTERS));
   const workerData: PoolWorkerData = {
     joblibTsWorker: true,
@@ -258,8 +270,9 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
   const threads = loadThreads(); // loads while the worker starts
   const native = newWorker(options);
   startedCount++;
-  const starting = { endWhenIdle: false };
-  startingWorkers.add(starting);
+  const spawn: Spawn = { key, orphaned: false, endWhenIdle: false, claim: undefined };
+  spawns.add(spawn);
+  onSpawn?.(spawn);
   const adapter = new ThreadsWorkerAdapter(native);
   let onError: ((error: Error) => void) | undefined;
   let onExit: ((code: number) => void) | undefined;
@@ -276,7 +289,7 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
     ])) as unknown as WorkerApi;
     native.unref();
     const worker = new PoolWorker(native, api, key, (await threads).Transfer, endedCounters);
-    worker.endWhenIdle = starting.endWhenIdle;
+    worker.endWhenIdle = spawn.endWhenIdle;
     return worker;
   } catch (error) {
     void native.terminate();
@@ -284,7 +297,8 @@ async function startWorker(config: WorkerConfig, key: string): Promise<PoolWorke
       cause: error,
     });
   } finally {
-    startingWorkers.delete(starting);
+    // A spawn announced to nobody ends here; the others when their caller settles them.
+    if (!onSpawn) spawns.delete(spawn);
     native.off('error', onError as never);
     native.off('exit', onExit as never);
     failed.catch(() => undefined);

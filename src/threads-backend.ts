@@ -8,7 +8,7 @@ import type { Task } from './delayed.js';
 import { shipmentFor, type FnRef } from './fn-ref.js';
 import { withTaskIndex, type Backend, type BatchEnd, type RunControl } from './backend.js';
 import { Outcomes, type Batch } from './batch.js';
-import { acquireWorker, arrived, expectArrival, releaseWorker, type PoolWorker, type WorkerConfig } from './pool.js';
+import { acquireWorker, releaseWorker, settleSpawn, type PoolWorker, type Spawn, type WorkerConfig } from './pool.js';
 import type { RunContext } from './batch-run.js';
 import { SharedCopies, fitCopiedBytes } from './batch-codec.js';
 
@@ -28,6 +28,8 @@ export class ThreadsBackend implements Backend {
   private readonly starting = new Set<Promise<unknown>>();
   private interrupted = false;
   private released = false;
+  /** Workers this call is starting (see Spawn in pool.ts). */
+  private readonly spawns = new Set<Spawn>();
   private lastFn: unknown;
   private lastId = 0;
 
@@ -109,7 +111,11 @@ export class ThreadsBackend implements Backend {
   }
 
   private async startWorker(): Promise<void> {
-    const started = acquireWorker(this.config);
+    let spawn: Spawn | undefined;
+    const started = acquireWorker(this.config, (s) => {
+      spawn = s;
+      this.spawns.add(s);
+    });
     const settled = started.then(
       () => undefined,
       () => undefined,
@@ -120,9 +126,13 @@ export class ThreadsBackend implements Backend {
       worker = await started;
     } finally {
       this.starting.delete(settled);
+      if (spawn) this.spawns.delete(spawn);
       // The call may have ended while the worker started (see prestart): the pool takes it.
-      if (this.released) arrived(this.config, worker);
-      else if (worker) this.workers.add(worker);
+      const taken = spawn !== undefined && settleSpawn(spawn, worker);
+      if (!taken && worker) {
+        if (this.released) releaseWorker(worker);
+        else this.workers.add(worker);
+      }
     }
   }
 
@@ -139,7 +149,7 @@ export class ThreadsBackend implements Backend {
 
   release(): void {
     this.released = true;
-    for (let i = 0; i < this.starting.size; i++) expectArrival(this.config);
+    for (const spawn of this.spawns) spawn.orphaned = true;
     for (const worker of this.workers) releaseWorker(worker);
     this.workers.clear();
   }

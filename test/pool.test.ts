@@ -42,6 +42,12 @@ describe('worker pool', () => {
     assert.deepEqual(JSON.parse(stdout), { results: [2, 3, 4, 5], startedByFirst: 2, startedBySecond: 0 });
   });
 
+  it('finishes every call when close() ends workers that ended calls were still starting', async () => {
+    const { code, stdout } = await runNode(fixture('close-while-starting.mjs'));
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), '[1,4,9,16,25,36,49,64]');
+  });
+
   it('lets a script that calls Parallel and returns exit by itself', async () => {
     const { code, stdout, ms } = await runNode(fixture('script-exits.mjs'));
     assert.equal(code, 0);

@@ -34,8 +34,8 @@ export interface RunControl {
 export interface Backend {
   /** How many batches may run at once. */
   readonly slots: number;
-  /** Gets ready for about this many tasks (undefined: unknown), before the first is read. */
-  prestart?(expectedTasks: number | undefined): void;
+  /** Gets ready for this many tasks, before they are checked and read. */
+  prestart?(expectedTasks: number): void;
   /**
    * How many of the next `count` tasks (`taskAt(0)` first) one batch should take, when the backend
    * limits batches by more than their number of tasks.

@@ -129,13 +129,18 @@ export const MAX_COPIED_BYTES = 4 << 20;
  */
 export function fitCopiedBytes(count: number, argsAt: (i: number) => readonly unknown[], copies: SharedCopies): number {
   let bytes = 0;
+  // A message copies a buffer once however many tasks hold it, and the whole of it (structured
+  // clone keeps a view's offset in its buffer).
+  let counted: Set<ArrayBufferLike> | undefined;
   for (let i = 0; i < count; i++) {
     const args = argsAt(i);
     for (let j = 0; j < args.length; j++) {
       const arg = args[j];
-      if (typeof arg === 'object' && arg !== null && ArrayBuffer.isView(arg) && !copies.wouldShare(arg.buffer, arg.byteLength)) {
-        bytes += arg.byteLength;
-      }
+      if (typeof arg !== 'object' || arg === null || !ArrayBuffer.isView(arg)) continue;
+      const { buffer } = arg;
+      if ((counted ??= new Set()).has(buffer) || copies.wouldShare(buffer, arg.byteLength)) continue;
+      counted.add(buffer);
+      bytes += buffer.byteLength;
     }
     if (bytes > MAX_COPIED_BYTES) return Math.max(1, i);
   }

@@ -83,8 +83,10 @@ export interface CacheBackend {
   peek(key: string, validate: (meta: EntryMeta) => boolean): { value: unknown } | undefined;
   /** Stores results (written behind: visible to this process at once, committed soon after). */
   store(identity: FunctionIdentity, results: readonly ComputedResult[]): Promise<void>;
-  /** Drops entries of older versions of this function, once per identity and process. */
+  /** Drops entries of older versions of this function, once per identity and opening of the store. */
   retire(identity: FunctionIdentity): Promise<void>;
+  /** Whether {@link retire} has ended for this identity since the store was (re)opened. */
+  isRetired(identity: FunctionIdentity): boolean;
   /** Removes this function's entries (every version). */
   clearFunction(identity: FunctionIdentity): Promise<void>;
   deleteKeys(keys: readonly string[]): Promise<void>;
@@ -134,13 +136,9 @@ export function makeCachedFunction<F extends AnyFunction>(
     if (backend.enabled) await backend.store(identity, [{ key, args, value, durationMs }]);
     return value;
   };
-  /** Whether older versions were dropped: until then no hit may be served from memory. */
-  let retired = false;
   const lookupOne = async (key: string) => {
-    if (!retired) {
-      await backend.retire(identity);
-      retired = true;
-    }
+    // Until older versions are dropped, no hit may be served from memory.
+    if (!backend.isRetired(identity)) await backend.retire(identity);
     const [hit] = await backend.lookup(identity, [key], validate);
     return hit;
   };
@@ -165,7 +163,7 @@ export function makeCachedFunction<F extends AnyFunction>(
     }
     const pending = inFlight.get(key);
     if (pending) return pending;
-    const held = retired ? backend.peek(key, validate) : undefined;
+    const held = backend.isRetired(identity) ? backend.peek(key, validate) : undefined;
     if (held) {
       backend.log(2, loaded);
       return Promise.resolve(held.value);

@@ -96,8 +96,11 @@ export class Execution {
     signal?.addEventListener('abort', onAbort, { once: true });
     const iterator = openIterator(this.source);
     try {
-      this.backend.prestart?.(Array.isArray(this.source) ? this.source.length : undefined);
       if (Array.isArray(this.source)) {
+        // Only when tasks will surely run: not for an empty input, nor for a cached function
+        // (its tasks may all be hits), nor for an iterable, which may well be empty.
+        const first: unknown = this.source[0];
+        if (isTask(first) && !cachedCallOf(first.fn)) this.backend.prestart?.(this.source.length);
         this.checkAll(this.source);
         this.checkedUpFront = true;
       }
@@ -234,7 +237,7 @@ export class Execution {
    */
   private readArray(tasks: readonly Task[]): void {
     while (this.canRead()) {
-      // The length checked up front: the array is read as it was when the call began.
+      // Up to the length checked up front: tasks added while the call runs are not read.
       if (this.read >= (this.total as number)) {
         this.inputDone = true;
         return;

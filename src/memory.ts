@@ -67,7 +67,9 @@ export class Memory implements AsyncDisposable {
   private opened: Promise<CacheStore> | undefined;
   /** The store once open, for the hits answered synchronously from memory. */
   private current: CacheStore | undefined;
-  private readonly retired = new Map<string, Promise<void>>();
+  private retired = new Map<string, Promise<void>>();
+  /** Identities whose older versions have been dropped since the store was opened. */
+  private retiredIds = new Set<string>();
   /** Bytes stored, as far as this process knows (an upper bound), while `bytesLimit` is set. */
   private storedBytes: number | undefined;
 
@@ -161,7 +163,8 @@ export class Memory implements AsyncDisposable {
     const opened = this.opened;
     this.opened = undefined;
     this.current = undefined;
-    this.retired.clear();
+    this.retired = new Map();
+    this.retiredIds = new Set();
     if (opened) await (await opened.catch(() => undefined))?.close();
   }
 
@@ -255,11 +258,15 @@ export class Memory implements AsyncDisposable {
       retire(identity) {
         let done = memory.retired.get(identity.id);
         if (!done) {
-          done = memory.dropOtherVersions(identity);
+          const retired = memory.retired;
+          done = memory.dropOtherVersions(identity).then(() => {
+            if (memory.retired === retired) memory.retiredIds.add(identity.id); // not if close() came meanwhile
+          });
           memory.retired.set(identity.id, done);
         }
         return done;
       },
+      isRetired: (identity) => memory.retiredIds.has(identity.id),
       async clearFunction(identity) {
         const store = await memory.store();
         if (!store) return;

@@ -124,7 +124,11 @@ export class PoolWorker {
   /** Sends one batch; it runs after those already sent. Resolves when it ends, whatever the way. */
   run(batch: Batch, context: RunContext, report: (outcomes: Outcomes) => void): Promise<BatchEnd> {
     if (this.runs.length === 0) this.native.ref(); // a worker with work keeps the process alive; an idle one never does
-    const run = new BatchRun(batch, context, report, this, this.freeCounter(), (ended) => {
+    const slot = this.freeCounter();
+    // The slot may hold the count of the batch that used it last: a crash before the worker starts
+    // this batch must not read it as this batch's.
+    Atomics.store(this.endedCounters, slot, 0);
+    const run = new BatchRun(batch, context, report, this, slot, (ended) => {
       this.runs.splice(this.runs.indexOf(ended), 1);
       if (this.runs.length === 0) this.native.unref();
     });

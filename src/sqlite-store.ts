@@ -311,7 +311,9 @@ class SqliteStore implements CacheStore {
     if (this.front.pending.size === 0 || this.database.closed) return;
     const batch = [...this.front.pending.values()];
     try {
-      await this.write((await this.database.connection(true)) as Db, batch);
+      // Under the lock, only what is still queued: a write through, a delete or a clear of a key,
+      // committed while this batch waited for the lock, is newer than the queued entry.
+      await this.write((await this.database.connection(true)) as Db, batch, (p) => this.front.pending.get(p.key) === p);
     } catch (error) {
       this.front.dropped(batch);
       const message = `could not store ${batch.length} cached results, which will be computed again when needed: ${messageOf(error)}`;
@@ -319,8 +321,12 @@ class SqliteStore implements CacheStore {
     }
   }
 
-  /** Writes entries in one transaction; they enter the LRU once committed. */
-  private async write(db: Db, prepared: readonly Prepared[]): Promise<void> {
+  /**
+   * Writes entries in one transaction; they enter the LRU once committed. `current`, when given, is
+   * asked under the write lock which entries are still to be written.
+   */
+  private async write(db: Db, entries: readonly Prepared[], current?: (entry: Prepared) => boolean): Promise<void> {
+    let prepared = entries;
     const large = prepared.filter((p) => p.ref.kind === 'file');
     const temps = new Map<string, string>();
     try {
@@ -330,11 +336,16 @@ class SqliteStore implements CacheStore {
         await this.files.writeTemps(large, temps);
       }
       await this.database.exclusive(() => inTransaction(db, async () => {
+        if (current) prepared = prepared.filter(current);
         // Old files of keys whose value is now small go under the lock, not after it: a concurrent
         // writer's new file for the same key cannot be removed by mistake.
         const small = prepared.filter((p) => p.ref.kind === 'inline').map((p) => p.key);
         if (small.length > 0 && existsSync(this.files.dir)) await this.files.removeFilesOf(db, small);
-        await this.files.moveIntoPlace(temps);
+        // Temp files of entries no longer current stay in `temps`, which `finally` removes.
+        const wanted = new Set(prepared.map((p) => p.key));
+        const moving = new Map([...temps].filter(([key]) => wanted.has(key)));
+        await this.files.moveIntoPlace(moving);
+        for (const key of wanted) if (!moving.has(key)) temps.delete(key);
         // The statements go out together (one connection, inside our transaction), and every one
         // is awaited before COMMIT or ROLLBACK, so none can land outside the transaction.
         const settled = await Promise.allSettled(prepared.map((p) => db.keyv.set(p.key, p.ref)));

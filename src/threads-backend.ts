@@ -57,8 +57,8 @@ export class ThreadsBackend implements Backend {
    * Starts the workers the call will need before its tasks are checked and shipped (which loads a
    * parser on the first call): the workers boot meanwhile, on the other CPUs. (bench cold start.)
    */
-  prestart(expectedTasks: number | undefined): void {
-    const wanted = Math.min(this.nJobs, expectedTasks ?? this.nJobs);
+  prestart(expectedTasks: number): void {
+    const wanted = Math.min(this.nJobs, expectedTasks);
     while (this.liveWorkers() + this.starting.size < wanted) {
       // A worker that fails to start fails the first batch that asks for it again (withWorker).
       this.startWorker().catch(() => undefined);

@@ -108,7 +108,8 @@ class WorkerBatch {
         this.failed(error);
         return undefined;
       }
-      this.succeeded(value);
+      this.succeeded(value); // may fail the task: a result that cannot be sent back
+      if (this.stopped) return undefined;
     }
     return undefined;
   }

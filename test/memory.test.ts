@@ -224,6 +224,24 @@ describe('Memory', () => {
     assert.equal(await memory.cache(v2, { version: 'stable' })(5), 6, 'same version: the stored result is kept');
   });
 
+  it('drops other versions again after close(), when the same cached function is used anew', async () => {
+    await using memory = new Memory({ location });
+    const fit2 = memory.cache(function fitAgain(x: number) {
+      return x + 2;
+    });
+    await fit2(1);
+    await memory.close();
+    // Another version, written meanwhile (by another program, say), while this one is closed.
+    {
+      await using other = new Memory({ location });
+      await other.cache(function fitAgain(x: number) {
+        return x + 1;
+      })(7);
+    }
+    assert.equal(await fit2(1), 3);
+    assert.deepEqual((await memory.entries()).filter((e) => e.functionName === 'fitAgain').map((e) => e.args), ['1']);
+  });
+
   it('evicts least recently used entries first with reduceSize by items, bytes and age', async () => {
     await using memory = new Memory({ location });
     const cached = memory.cache((x: number) => new Float64Array(100).fill(x));

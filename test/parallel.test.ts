@@ -177,4 +177,15 @@ describe('Parallel results', () => {
       return true;
     });
   });
+
+  it('starts no further task of the batch after a result that cannot be sent back', async () => {
+    const started = new Int32Array(new SharedArrayBuffer(4)); // shared with the workers, not copied
+    const countAndReturn = (counter: Int32Array, i: number) => {
+      Atomics.add(counter, 0, 1);
+      return i === 0 ? () => i : i;
+    };
+    const tasks = range(50).map((i) => delayed(countAndReturn)(started, i));
+    await assert.rejects(Parallel({ nJobs: 2, batchSize: 50 })(tasks), (error: Error & { taskIndex: number }) => error.taskIndex === 0);
+    assert.equal(Atomics.load(started, 0), 1);
+  });
 });

@@ -51,6 +51,27 @@ describe('SqliteStore deferred writes', () => {
     await Promise.all([store.close(), other.close()]);
   });
 
+  it('never undo a write through, a delete or a clear committed while their batch waited', async () => {
+    const big = () => new Float64Array(200_000).fill(1); // 1.6 MB: its file is written before the lock
+    for (const newer of [
+      (store: CacheStore) => store.setMany([entry('k', 'newer')]),
+      (store: CacheStore) => store.deleteMany(['k']),
+      (store: CacheStore) => store.clear(),
+    ]) {
+      const { store, location } = await open();
+      await store.setMany([entry('k', big())], defer);
+      await new Promise((resolve) => setImmediate(resolve)); // the write-behind has started
+      await newer(store);
+      const expected = (await store.getMany(['k']))[0]?.value;
+      await store.flush();
+      assert.deepStrictEqual((await store.getMany(['k']))[0]?.value, expected, String(newer));
+      await store.close();
+      const { store: reopened } = await open(location);
+      assert.deepStrictEqual((await reopened.getMany(['k']))[0]?.value, expected, String(newer));
+      await reopened.close();
+    }
+  });
+
   it('are written by themselves soon after', async () => {
     const { store, location } = await open();
     await store.setMany([entry('soon', 42)], defer);

@@ -15,24 +15,23 @@
  * values, so hot hits skip SQLite, and the deferred writes not yet committed. It is per process: an
  * entry deleted by another process may still be served from it until evicted.
  *
- * Deferred writes (`setMany(entries, { defer: true })`) are committed by a flush that starts on the
- * next turn of the event loop; writes deferred while one runs go together in the next one (group
- * commit), so a burst of results costs a few transactions rather than one each. The pending flush
- * keeps the process alive until it is done, and stores with anything unwritten flush again when the
- * process runs out of work ('beforeExit'): a process that ends normally loses nothing. A crash, or
- * `process.exit()` within that moment, loses the results of the last moment, which are then
- * computed again; each flush is one transaction, so the database stays consistent.
+ * Deferred writes (`setMany(entries, { defer: true })`) and touches are committed shortly after, in
+ * batches, and before the process exits (`write-behind.ts`). Entries that a read finds broken are
+ * deleted (`broken-entries.ts`).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ClosedError, InvalidOptionError, describeValue } from './errors.js';
 import { decodeValue, decodedCopy, encodeEntries } from './store.js';
 import type { CacheStore, EncodedEntry, EntryMeta, ListedEntry, NewEntry, SetOptions, StoreWarning, StoredEntry } from './store.js';
-import { IN_KEYS, META_COLUMNS, SqliteConnection, UPDATE_LAST_USED, chunks, codeOf, deserializeRef, inTransaction, messageOf,
-  toMeta, writeError } from './sqlite-connection.js';
+import { BrokenEntries } from './broken-entries.js';
+import type { RepairParts } from './broken-entries.js';
+import { IN_KEYS, META_COLUMNS, SqliteConnection, chunks, codeOf, deserializeRef, inTransaction, messageOf, toMeta,
+  writeError } from './sqlite-connection.js';
 import type { Db, Ref } from './sqlite-connection.js';
-import { StoreFront, flushBeforeExit, flushedBeforeExit } from './store-front.js';
+import { StoreFront } from './store-front.js';
 import { ValueFiles, sha1 } from './value-files.js';
+import { WriteBehind } from './write-behind.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -52,7 +51,6 @@ export interface SqliteStoreOptions {
 }
 
 interface Prepared extends EncodedEntry { readonly ref: Ref }
-interface Broken { readonly key: string; readonly ref: Ref; readonly warning: StoreWarning }
 
 /**
  * Opens the SQLite store of `options.location`. Nothing is created until the first write: opening a
@@ -70,9 +68,8 @@ class SqliteStore implements CacheStore {
   private readonly largeValueBytes: number;
   private readonly onWarning: (warning: StoreWarning) => void;
   private readonly front: StoreFront<Prepared>;
-  private touchTimer: NodeJS.Timeout | undefined;
-  private writeScheduled = false;
-  private flushed: Promise<void> = Promise.resolve();
+  private readonly writeBehind: WriteBehind<Prepared>;
+  private readonly repairParts: RepairParts;
   private closing: Promise<void> | undefined;
   /** Reads under way on the reading connection, which close() lets end. */
   private readonly reads = new Set<Promise<unknown>>();
@@ -94,6 +91,10 @@ class SqliteStore implements CacheStore {
     this.onWarning = options.onWarning ?? ((w) => process.emitWarning(w.message, { type: 'JoblibCacheWarning', code: w.code }));
     this.database = new SqliteConnection(this.location, busyTimeoutMs, (warning) => this.warn(warning));
     this.front = new StoreFront(lruBytes);
+    const warn = (warning: StoreWarning): void => this.warn(warning);
+    this.writeBehind = new WriteBehind({ location: this.location, database: this.database, front: this.front,
+      commit: (db, entries, current) => this.write(db, entries, current), warn });
+    this.repairParts = { database: this.database, files: this.files, front: this.front, warn };
   }
 
   peek(key: string): StoredEntry | undefined {
@@ -114,12 +115,8 @@ class SqliteStore implements CacheStore {
     });
     const db = wanted.size > 0 ? (this.database.ready ?? (await this.database.connection(false))) : undefined;
     if (!db) return results;
-    const broken: Broken[] = [];
+    const broken = new BrokenEntries();
     const files: { key: string; ref: Ref & { kind: 'file' }; meta: EntryMeta }[] = [];
-    const fail = (key: string, ref: Ref, message: string, cause?: unknown, code: StoreWarning['code'] = 'CORRUPT_ENTRY'): void => {
-      const warning = { code, key, message: `cache entry ${key}: ${message}; the entry was deleted` };
-      broken.push({ key, ref, warning: cause === undefined ? warning : { ...warning, cause } });
-    };
     // A key asked for twice gets its own copy each time: callers must never share objects.
     const fill = (key: string, meta: EntryMeta, first: unknown, bytes: Buffer): void =>
       (wanted.get(key) ?? []).forEach((i, n) => (results[i] = { value: n === 0 ? first : decodeValue(bytes), meta }));
@@ -135,34 +132,34 @@ class SqliteStore implements CacheStore {
       const meta = this.front.withTouch(key, stored);
       const ref = deserializeRef<Ref>(String(row['value'])).value as Ref;
       if (ref.kind === 'file') files.push({ key, ref, meta });
-      else if (ref.kind === 'corrupt') fail(key, ref, 'unknown row format');
+      else if (ref.kind === 'corrupt') broken.add(key, ref, 'unknown row format');
       else {
         try {
           const value = decodeValue(ref.bytes);
           this.front.remember(key, { bytes: ref.bytes, meta: stored, decoded: decodedCopy(value, ref.bytes.length) }, mark);
           fill(key, meta, value, ref.bytes);
         } catch (error) {
-          fail(key, ref, `value cannot be decoded (${messageOf(error)})`, error);
+          broken.add(key, ref, `value cannot be decoded (${messageOf(error)})`, error);
         }
       }
     }
-    // Large values are read after the rows, as they take a while; a concurrent deletion is told
-    // apart from damage when the entry is deleted (deleteBroken checks that the row is unchanged).
+    // Large values are read after the rows, as they take a while; a concurrent deletion is told apart
+    // from damage when the entry is deleted (BrokenEntries.delete checks that the row is unchanged).
     if (files.length > 0) await Promise.all(files.map(async ({ key, ref, meta }) => {
       const bytes = await this.files.read(key).catch((error: unknown) => {
-        if (codeOf(error) === 'ENOENT') fail(key, ref, 'its value file is missing', error, 'MISSING_VALUE_FILE');
-        else fail(key, ref, `its value file cannot be read (${messageOf(error)})`, error);
+        if (codeOf(error) === 'ENOENT') broken.add(key, ref, 'its value file is missing', error, 'MISSING_VALUE_FILE');
+        else broken.add(key, ref, `its value file cannot be read (${messageOf(error)})`, error);
       });
       if (!bytes) return;
-      if (bytes.length !== ref.size) return fail(key, ref, `its value file is ${bytes.length} bytes instead of ${ref.size}`);
-      if (sha1(bytes) !== ref.sha1) return fail(key, ref, 'its value file does not match its checksum');
+      if (bytes.length !== ref.size) return broken.add(key, ref, `its value file is ${bytes.length} bytes instead of ${ref.size}`);
+      if (sha1(bytes) !== ref.sha1) return broken.add(key, ref, 'its value file does not match its checksum');
       try {
         fill(key, meta, decodeValue(bytes, { consume: (wanted.get(key)?.length ?? 0) <= 1 }), bytes);
       } catch (error) {
-        fail(key, ref, 'its value file cannot be decoded', error);
+        broken.add(key, ref, 'its value file cannot be decoded', error);
       }
     }));
-    if (broken.length > 0) await this.deleteBroken(db, broken);
+    if (broken.size > 0) await broken.delete(db, this.repairParts);
     return results;
   }
 
@@ -187,8 +184,7 @@ class SqliteStore implements CacheStore {
       // The first write opens the database: a location that cannot be written fails this call.
       if (!this.database.ready) await this.database.connection(true);
       this.assertOpen(); // close() may have flushed meanwhile: these would not be written
-      this.front.enqueue(prepared);
-      this.scheduleWrite();
+      this.writeBehind.enqueue(prepared);
       return written;
     }
     this.front.forgetQueued(prepared.map((p) => p.key)); // this write replaces a deferred one of the same key
@@ -248,34 +244,16 @@ class SqliteStore implements CacheStore {
 
   touch(keys: readonly string[], at: number = Date.now()): void {
     if (this.closing) return; // close() has taken the last batch
-    for (const key of keys) this.front.touch(key, at);
-    if (this.touchTimer === undefined && this.front.touches.size > 0) {
-      flushBeforeExit(this);
-      this.touchTimer = setTimeout(() => {
-        this.touchTimer = undefined;
-        this.flush().catch((error: unknown) => this.warnTouchesLost(error));
-      }, 1_000);
-      this.touchTimer.unref(); // pending touches alone must not keep the process alive ('beforeExit' writes them)
-    }
+    this.writeBehind.touch(keys, at);
   }
 
   flush(): Promise<void> {
-    clearTimeout(this.touchTimer);
-    this.touchTimer = undefined;
-    // Chained, so that flush() also waits for a batch an earlier call took but has not written yet.
-    const run = this.flushed.then(async () => {
-      await this.writeQueued();
-      await this.writeTouches();
-      if (this.front.pending.size === 0 && this.front.touches.size === 0) flushedBeforeExit(this);
-    });
-    this.flushed = run.catch(() => undefined);
-    return run;
+    return this.writeBehind.flush();
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.flush().catch((error: unknown) => this.warnTouchesLost(error));
-      flushedBeforeExit(this);
+      await this.writeBehind.close();
       await Promise.allSettled([...this.reads]);
       await this.database.exclusive(async () => {
         this.front.clear();
@@ -283,42 +261,6 @@ class SqliteStore implements CacheStore {
       });
     })();
     return this.closing;
-  }
-
-  /** Flushes, with a warning for a failure (for when the process runs out of work). */
-  flushAtExit(): void {
-    this.flush().catch((error: unknown) => this.warnTouchesLost(error));
-  }
-
-  /** Reports touches that could not be written (they only guide eviction, so nothing else is done). */
-  private warnTouchesLost(error: unknown): void {
-    this.warn({ code: 'STORE_ERROR', message: `could not record cache use: ${messageOf(error)}`, cause: error });
-  }
-
-  /** A flush on the next turn of the event loop, unless one is already coming. */
-  private scheduleWrite(): void {
-    if (this.writeScheduled) return;
-    this.writeScheduled = true;
-    flushBeforeExit(this);
-    setImmediate(() => {
-      this.writeScheduled = false;
-      this.flush().catch((error: unknown) => this.warnTouchesLost(error));
-    });
-  }
-
-  /** Commits the deferred writes queued now, in one transaction. Never throws: a failure is a warning. */
-  private async writeQueued(): Promise<void> {
-    if (this.front.pending.size === 0 || this.database.closed) return;
-    const batch = [...this.front.pending.values()];
-    try {
-      // Under the lock, only what is still queued: a write through, a delete or a clear of a key,
-      // committed while this batch waited for the lock, is newer than the queued entry.
-      await this.write((await this.database.connection(true)) as Db, batch, (p) => this.front.pending.get(p.key) === p);
-    } catch (error) {
-      this.front.dropped(batch);
-      const message = `could not store ${batch.length} cached results, which will be computed again when needed: ${messageOf(error)}`;
-      this.warn({ code: 'STORE_ERROR', message, cause: error });
-    }
   }
 
   /**
@@ -363,20 +305,6 @@ class SqliteStore implements CacheStore {
     }
   }
 
-  private async writeTouches(): Promise<void> {
-    if (this.front.touches.size === 0 || this.database.closed) return;
-    const batch = [...this.front.touches];
-    this.front.touches = new Map();
-    const db = await this.database.connection(false);
-    if (!db) return; // no database: nothing stored to touch
-    // Each statement is atomic on its own. A failed batch is dropped: these times only guide eviction.
-    await this.database.exclusive(async () => {
-      for (const part of chunks(batch)) await db.query(UPDATE_LAST_USED, JSON.stringify(part));
-    }).catch((error: unknown) => {
-      throw writeError(error, 'record use in', this.location);
-    });
-  }
-
   private assertOpen(): void {
     if (this.closing) throw new ClosedError(`the cache store of ${this.location} is closed`);
   }
@@ -397,29 +325,5 @@ class SqliteStore implements CacheStore {
     const done = (): void => void this.reads.delete(run);
     run.then(done, done);
     return run;
-  }
-
-  /**
-   * Deletes broken entries whose row is still the one that was read, and warns about those: if
-   * another process rewrote or deleted an entry meanwhile, its failure was a race, not damage.
-   */
-  private async deleteBroken(db: Db, broken: readonly Broken[]): Promise<void> {
-    let confirmed = broken;
-    const keys = broken.map((b) => b.key);
-    try {
-      confirmed = await this.database.exclusive(() => inTransaction(db, async () => {
-        const still: Broken[] = [];
-        for (const b of broken) {
-          if ((await db.query('DELETE FROM keyv WHERE key = ? AND value = ? RETURNING key', b.key, b.ref.raw)).length === 0) continue;
-          still.push(b);
-          await db.query('DELETE FROM joblib_meta WHERE key = ?', b.key);
-          if (b.ref.kind === 'file') await this.files.remove(b.key).catch(() => undefined);
-        }
-        return still;
-      }, () => this.front.forgetStored(keys)));
-    } catch (error) {
-      this.warn({ code: 'STORE_ERROR', message: `could not delete ${broken.length} broken cache entries: ${messageOf(error)}`, cause: error });
-    }
-    for (const { warning } of confirmed) this.warn(warning);
   }
 }

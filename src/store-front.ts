@@ -2,8 +2,7 @@
  * What a store process keeps in memory in front of its database: recently used values (a
  * byte-bounded LRU), values stored but not yet committed (the write-behind queue), and times of last
  * use not yet recorded. Reads are answered from here first, so that a process always sees its own
- * writes, committed or not. Nothing here does I/O; the end of this file keeps the list of stores to
- * flush before the process exits.
+ * writes, committed or not. Nothing here does I/O: `write-behind.ts` commits the queue and the times.
  */
 import { LRUCache } from 'lru-cache';
 import { copyPlain, decodeValue, decodedCopy } from './store.js';
@@ -138,33 +137,4 @@ export class StoreFront<Pending extends EncodedEntry> {
     const at = this.touches.get(key);
     return at !== undefined && at > meta.lastUsedAt ? { ...meta, lastUsedAt: at } : meta;
   }
-}
-
-/** What {@link flushBeforeExit} needs of a store. */
-export interface Flushable {
-  flushAtExit(): void;
-}
-
-/** Stores with deferred writes or touches not yet written. */
-const unflushed = new Set<Flushable>();
-let exitHooked = false;
-
-/**
- * Has `store` flushed when the process runs out of work ('beforeExit'), unless it says before then
- * that it has nothing left ({@link flushedBeforeExit}).
- */
-export function flushBeforeExit(store: Flushable): void {
-  unflushed.add(store);
-  if (exitHooked) return;
-  exitHooked = true;
-  // The flushes keep the event loop busy, after which 'beforeExit' comes again, with nothing left.
-  process.on('beforeExit', () => {
-    for (const pending of unflushed) pending.flushAtExit();
-    unflushed.clear();
-  });
-}
-
-/** `store` has nothing left to write (or is closed). */
-export function flushedBeforeExit(store: Flushable): void {
-  unflushed.delete(store);
 }

@@ -73,7 +73,6 @@ class WorkerBatch {
     private readonly emit: (chunk: BatchChunk) => void,
   ) {
     this.count = argsCount(request.args);
-    Atomics.store(endedCounters, request.endedSlot, 0);
     this.started = this.lastFlush = performance.now();
     if (request.stream) this.flush(); // tells the caller the first task starts now
   }

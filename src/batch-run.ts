@@ -4,7 +4,7 @@
  * which task failed and which tasks must run again.
  */
 import { WorkerCrashedError } from './errors.js';
-import { reviveError, type BatchChunk, type BatchRequest, type ChunkReplies, type ShippedFn } from './protocol.js';
+import { cellIndex, reviveError, type BatchChunk, type BatchRequest, type ChunkReplies, type ShippedFn } from './protocol.js';
 import { decodeValues, encodeArgs, shareLargeArrays, type SharedCopies } from './batch-codec.js';
 import { timeoutError, withTaskIndex, type BatchEnd, type RunControl } from './backend.js';
 import { Batch, Outcomes } from './batch.js';
@@ -73,7 +73,7 @@ export class BatchRun {
    * again; the run whose task was under way fails that task; runs queued behind it never started.
    */
   workerDied(code: number, cause: unknown, onPurpose: boolean, crashedAlready: boolean): boolean {
-    const endedInWorker = Atomics.load(this.host.endedCounters, this.endedSlot);
+    const endedInWorker = Atomics.load(this.host.endedCounters, cellIndex(this.endedSlot));
     if (onPurpose || crashedAlready || endedInWorker >= this.batch.length) {
       this.end(0, this.next, this.batch.slice(this.next));
       return false;

@@ -7,6 +7,7 @@ import { ClosedError, InvalidTaskError, describeValue } from './errors.js';
 import { InThreadBackend, type Backend, type RunControl } from './backend.js';
 import { ThreadsBackend } from './threads-backend.js';
 import { terminateIdleWorkers } from './pool.js';
+import { newSharedFlag } from './protocol.js';
 import { AutoBatchSizer, FixedBatchSizer, type BatchSizer, type TaskCosts } from './scheduler.js';
 import { Execution, type ResultSink } from './engine.js';
 import { ArraySink, ResultStream, StreamSink } from './results.js';
@@ -123,7 +124,7 @@ function invalidInput(tasks: unknown): InvalidTaskError | undefined {
 }
 
 function createExecution(tasks: TaskInput, options: ResolvedOptions, sink: ResultSink, taskCosts: TaskCosts): Execution {
-  const cancel = new Int32Array(new SharedArrayBuffer(4));
+  const cancel = newSharedFlag();
   const control: RunControl = { cancel, settle: options.errors === 'settle', timeoutMs: options.timeoutMs };
   const progress = new ProgressReporter({
     nJobs: options.nJobs,

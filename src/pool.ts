@@ -9,7 +9,7 @@ import { transferables } from './batch-codec.js';
 import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
-import { ENDED_COUNTERS, type BatchRequest, type ChunkReplies, type PoolWorkerData } from './protocol.js';
+import { ENDED_COUNTERS, cellIndex, newSharedCells, type BatchRequest, type ChunkReplies, type PoolWorkerData } from './protocol.js';
 import type { BatchEnd } from './backend.js';
 import type { Batch, Outcomes } from './batch.js';
 
@@ -127,7 +127,7 @@ export class PoolWorker {
     const slot = this.freeCounter();
     // The slot may hold the count of the batch that used it last: a crash before the worker starts
     // this batch must not read it as this batch's.
-    Atomics.store(this.endedCounters, slot, 0);
+    Atomics.store(this.endedCounters, cellIndex(slot), 0);
     const run = new BatchRun(batch, context, report, this, slot, (ended) => {
       this.runs.splice(this.runs.indexOf(ended), 1);
       if (this.runs.length === 0) this.native.unref();
@@ -264,7 +264,7 @@ export async function terminateIdleWorkers(): Promise<void> {
 }
 
 async function startWorker(config: WorkerConfig, key: string, onSpawn?: (spawn: Spawn) => void): Promise<PoolWorker> {
-  const endedCounters = new Int32Array(new SharedArrayBuffer(4 * ENDED_COUNTERS));
+  const endedCounters = newSharedCells(ENDED_COUNTERS);
   const workerData: PoolWorkerData = {
     joblibTsWorker: true,
     endedCounters,

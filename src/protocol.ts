@@ -27,6 +27,28 @@ export interface PoolWorkerData {
 /** Counters in {@link PoolWorkerData.endedCounters}: more than the batches a worker ever holds at once. */
 export const ENDED_COUNTERS = 8;
 
+/**
+ * Shared memory that threads write at every task sits on cache lines of its own: two workers
+ * writing neighbouring words would move the line between their CPUs at each write (false sharing),
+ * and a flag every task reads must not share a line with a counter another thread writes.
+ */
+const CACHE_LINE_BYTES = 64;
+
+/** `count` shared Int32 cells, cell i at index {@link cellIndex}(i), each on a cache line of its own. */
+export function newSharedCells(count: number): Int32Array {
+  return new Int32Array(new SharedArrayBuffer((count + 2) * CACHE_LINE_BYTES));
+}
+
+/** Index of cell `cell` in an array made by {@link newSharedCells}. */
+export function cellIndex(cell: number): number {
+  return ((cell + 1) * CACHE_LINE_BYTES) / Int32Array.BYTES_PER_ELEMENT;
+}
+
+/** One shared Int32 flag, at index 0, alone on its cache line. */
+export function newSharedFlag(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(3 * CACHE_LINE_BYTES), CACHE_LINE_BYTES, 1);
+}
+
 /** A function the worker has not seen yet: compile or import it, and remember it under `id`. */
 export interface ShippedFn {
   readonly id: number;

@@ -9,7 +9,7 @@ import { workerData } from 'node:worker_threads';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
 import { argsCount, callWithArgs, encodeValues } from './batch-codec.js';
-import { ENDED_COUNTERS, serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
+import { ENDED_COUNTERS, cellIndex, newSharedCells, serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -22,7 +22,7 @@ type Callable = (...args: unknown[]) => unknown;
 const FLUSH_INTERVAL_MS = 10;
 
 /** Shared with the pool (see PoolWorkerData); a worker started some other way counts for itself. */
-const endedCounters = (workerData as PoolWorkerData | null)?.endedCounters ?? new Int32Array(ENDED_COUNTERS);
+const endedCounters = (workerData as PoolWorkerData | null)?.endedCounters ?? newSharedCells(ENDED_COUNTERS);
 
 /** Runs one batch to its end, or until cancelled or (without `settle`) its first failure. */
 export async function runBatch(request: BatchRequest, emit: (chunk: BatchChunk) => void): Promise<void> {
@@ -141,7 +141,7 @@ class WorkerBatch {
     this.durationMs += ended - this.started;
     this.started = ended;
     this.next++;
-    Atomics.store(endedCounters, this.request.endedSlot, this.next);
+    Atomics.store(endedCounters, cellIndex(this.request.endedSlot), this.next);
     if (failed && !this.request.settle) this.stopped = true;
     // The last task's outcome travels with the end of the batch: one message fewer per batch.
     else if (this.next < this.count && (this.request.stream || failed || ended - this.lastFlush >= FLUSH_INTERVAL_MS)) {

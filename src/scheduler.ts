@@ -30,21 +30,21 @@ export class FixedBatchSizer implements BatchSizer {
 }
 
 /**
- * Window for the duration of one batch, in ms. Below it the round trip of a message (tens of µs)
- * is no longer small next to the work; above it a slow batch can leave the other workers idle at
- * the end. Set with `npm run bench` (bench/auto-batch.ts, 2 workers): 5 ms tasks keep batches of 1
- * (1.9x over the loop); ~1 µs tasks settle at 2,048-task batches and stay below the loop (0.45-0.63x),
- * because cloning each task's arguments and result costs about 1 µs in the calling thread whatever
- * the batch size (a window of 8-60 ms, tried in the same bench, did no better).
+ * Window for the duration of one batch, in ms. Below it the messages of a batch (about 100 µs of
+ * CPU, shared by the calling thread and the worker) are no longer small next to the work; above it
+ * a slow batch can leave the other workers idle at the end. What 'auto' settles on, per workload,
+ * is in bench/RESULTS.md ('auto' batch size).
  */
 export const MIN_BATCH_MS = 2;
 export const MAX_BATCH_MS = 20;
 /**
  * Where a batch outside the window is steered to, and where a call starts from a cost measured
- * before. 10 rather than 5: half the messages, each of which costs the calling thread and a worker
- * some 100 µs (bench W2: about 2% faster); the end of the input is cut finer anyway.
+ * before. Every batch costs the calling thread and a worker some 100 µs in messages, which the
+ * tasks' CPUs pay for: 5 ms tasks run two to a batch at 15 (W3-like runs, 1.89x -> 1.92x, and the
+ * rising costs of W4b likewise, in A/B runs of 3; W2 and W4 unchanged within the noise). The end of
+ * the input is cut finer anyway (nextBatchSize).
  */
-const TARGET_BATCH_MS = 10;
+const TARGET_BATCH_MS = 15;
 /** Weight of the newest measurement in the moving average of the cost of one task (joblib uses 0.2 too). */
 const SMOOTHING = 0.2;
 

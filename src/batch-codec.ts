@@ -31,13 +31,22 @@ function isInt32(value: number): boolean {
   return (value | 0) === value && !Object.is(value, -0);
 }
 
-/** Packs numbers in an Int32Array when they are all 32-bit integers, else in a Float64Array. */
-function packNumbers(count: number, at: (i: number) => number): NumberArray {
+/**
+ * Packs numbers in an Int32Array when they are all 32-bit integers, else in a Float64Array: the
+ * numbers of `values`, or with `column`, the numbers at that position of each list. Plain loops,
+ * not a callback per element: a new callback at each call made V8 recompile its callers.
+ */
+function packNumbers(values: readonly unknown[], column?: number): NumberArray {
+  const count = values.length;
   let integers = true;
-  for (let i = 0; i < count && integers; i++) integers = isInt32(at(i));
+  for (let i = 0; i < count && integers; i++) integers = isInt32(numberAt(values, i, column));
   const data = integers ? new Int32Array(count) : new Float64Array(count);
-  for (let i = 0; i < count; i++) data[i] = at(i);
+  for (let i = 0; i < count; i++) data[i] = numberAt(values, i, column);
   return data;
+}
+
+function numberAt(values: readonly unknown[], i: number, column: number | undefined): number {
+  return (column === undefined ? values[i] : (values[i] as readonly unknown[])[column]) as number;
 }
 
 /**
@@ -155,7 +164,8 @@ export function encodeArgs(lists: readonly (readonly unknown[])[]): EncodedArgs 
     if (list.length !== arity) return { kind: 'lists', lists };
     for (let j = 0; j < arity; j++) if (typeof list[j] !== 'number') return { kind: 'lists', lists };
   }
-  const columns = Array.from({ length: arity }, (_, j) => packNumbers(lists.length, (i) => (lists[i] as readonly number[])[j] as number));
+  const columns: NumberArray[] = [];
+  for (let j = 0; j < arity; j++) columns.push(packNumbers(lists, j));
   return { kind: 'numbers', count: lists.length, columns };
 }
 
@@ -186,7 +196,7 @@ export function encodeValues(values: unknown[]): EncodedValues {
   const first = typeof values[0];
   if (first !== 'number' && first !== 'boolean') return { kind: 'list', list: values };
   for (const value of values) if (typeof value !== first) return { kind: 'list', list: values };
-  if (first === 'number') return { kind: 'numbers', data: packNumbers(values.length, (i) => values[i] as number) };
+  if (first === 'number') return { kind: 'numbers', data: packNumbers(values) };
   return { kind: 'booleans', data: Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0)) };
 }
 

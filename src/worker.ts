@@ -38,15 +38,18 @@ function replies(produce: (observer: ChunkObserver) => void) {
   };
 }
 
+/** Sends a chunk to the calling thread, moving its large buffers. */
+function sendChunk(observer: ChunkObserver, chunk: BatchChunk): void {
+  observer.next(Transfer(chunk, transferables(chunk.values, chunk.durations)));
+}
+
 expose({
   runBatch(request: BatchRequest) {
     return replies((observer) => {
       // Start once subscribed: chunks emitted while the subscriber function still runs are held
       // back until it returns, and a batch of synchronous tasks would then report nothing until its end.
       queueMicrotask(() => {
-        const send = (chunk: BatchChunk) =>
-          observer.next(Transfer(chunk, transferables(chunk.values, chunk.durations)));
-        const batch = previousBatch.then(() => runBatch(request, send));
+        const batch = previousBatch.then(() => runBatch(request, { sink: observer, send: sendChunk }));
         previousBatch = batch.catch(() => undefined);
         batch.then(
           () => observer.complete(),

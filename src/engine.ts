@@ -103,6 +103,9 @@ export class Execution {
         if (isTask(first) && !cachedCallOf(first.fn)) this.backend.prestart?.(this.source.length);
         this.checkAll(this.source);
         this.checkedUpFront = true;
+        // Before the first read: how far ahead the input is read depends on the batch size (bench
+        // W6: read-ahead sized for batches of 1 held three workers' slots empty for a whole batch).
+        if (isTask(first)) this.sizeFor(first.fn);
       }
       while (!this.stopping) {
         await this.readInput(iterator);
@@ -254,12 +257,15 @@ export class Execution {
     this.dispatch(false);
   }
 
+  /** Batch sizes start from what earlier calls measured for `fn`, the function of the first task. */
+  private sizeFor(fn: object): void {
+    this.sizedFor = fn;
+    recallTaskCost(this.settings.sizer, fn, this.settings.taskCosts);
+  }
+
   /** Starts batches on free slots; a short batch waits for more input unless `allowPartial`. */
   private dispatch(allowPartial: boolean): void {
-    if (this.sizedFor === undefined && this.queue.size > 0) {
-      this.sizedFor = (this.queue.peek() as Task).fn;
-      recallTaskCost(this.settings.sizer, this.sizedFor, this.settings.taskCosts);
-    }
+    if (this.sizedFor === undefined && this.queue.size > 0) this.sizeFor((this.queue.peek() as Task).fn);
     while (!this.stopping && this.running < this.backend.slots && this.queue.size > 0) {
       const remaining = this.total === undefined ? undefined : this.total - this.dispatched;
       const size = nextBatchSize(this.settings.sizer, remaining, this.backend.slots);

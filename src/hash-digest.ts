@@ -31,43 +31,37 @@ export interface Digest128 {
   load(state: unknown): void;
 }
 
-const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
+/** One seeded XXH64 running digest, whichever build computes it. */
+interface Half {
+  reset(): void;
+  update(data: Uint8Array): void;
+  /** The digest as 16 hex characters, or as its 8 bytes, big-endian; then reset() before reuse. */
+  hex(): string;
+  bytes(): Uint8Array;
+  save(): unknown;
+  load(state: unknown): void;
+}
 
-/** Both halves in TypeScript. */
-class JsDigest implements Digest128 {
-  private readonly a = new Xxh64(SEED_A[0], SEED_A[1]);
-  private readonly b = new Xxh64(SEED_B[0], SEED_B[1]);
-  reset(): void {
-    this.a.reset();
-    this.b.reset();
-  }
-  update(data: Uint8Array): void {
-    this.a.update(data);
-    this.b.update(data);
-  }
-  hex(): string {
-    const [ah, al] = this.a.digest();
-    const [bh, bl] = this.b.digest();
-    return hex8(ah) + hex8(al) + hex8(bh) + hex8(bl);
-  }
-  bytes(): Uint8Array {
-    const out = Buffer.allocUnsafe(16);
-    const [ah, al] = this.a.digest();
-    const [bh, bl] = this.b.digest();
-    out.writeUInt32BE(ah, 0);
-    out.writeUInt32BE(al, 4);
-    out.writeUInt32BE(bh, 8);
-    out.writeUInt32BE(bl, 12);
-    return out;
-  }
-  save(): unknown {
-    return [this.a.save(), this.b.save()];
-  }
-  load(state: unknown): void {
-    const [a, b] = state as [Xxh64State, Xxh64State];
-    this.a.load(a);
-    this.b.load(b);
-  }
+/** The plain TypeScript build. */
+function tsHalf(seed: readonly [number, number]): Half {
+  const x = new Xxh64(seed[0], seed[1]);
+  return {
+    reset: () => void x.reset(),
+    update: (data) => void x.update(data),
+    hex: () => {
+      const [high, low] = x.digest();
+      return high.toString(16).padStart(8, '0') + low.toString(16).padStart(8, '0');
+    },
+    bytes: () => {
+      const [high, low] = x.digest();
+      const out = Buffer.allocUnsafe(8);
+      out.writeUInt32BE(high, 0);
+      out.writeUInt32BE(low, 4);
+      return out;
+    },
+    save: () => x.save(),
+    load: (state) => void x.load(state as Xxh64State),
+  };
 }
 
 /** The part of hash-wasm's hasher objects used here. */
@@ -80,15 +74,27 @@ interface WasmHasher {
   load(state: Uint8Array): WasmHasher;
 }
 
-/** Bytes given to each half at a time by {@link WasmDigest.update}. */
+/** hash-wasm's WebAssembly build. */
+function wasmHalf(h: WasmHasher): Half {
+  return {
+    reset: () => void h.init(),
+    update: (data) => void h.update(data),
+    hex: () => h.digest('hex'),
+    bytes: () => h.digest('binary'),
+    save: () => h.save(),
+    load: (state) => void h.load(state as Uint8Array),
+  };
+}
+
+/** Bytes given to each half at a time by {@link PairDigest.update}. */
 const PIECE = 64 * 1024;
 
-/** Both halves in hash-wasm's WebAssembly build. */
-class WasmDigest implements Digest128 {
-  constructor(private readonly a: WasmHasher, private readonly b: WasmHasher) {}
+/** The 128-bit digest: two halves with different seeds over the same bytes. */
+class PairDigest implements Digest128 {
+  constructor(private readonly a: Half, private readonly b: Half) {}
   reset(): void {
-    this.a.init();
-    this.b.init();
+    this.a.reset();
+    this.b.reset();
   }
   update(data: Uint8Array): void {
     // Both halves take each piece in turn, so that the second reads it from the CPU cache, not from
@@ -100,27 +106,29 @@ class WasmDigest implements Digest128 {
     }
   }
   hex(): string {
-    return this.a.digest('hex') + this.b.digest('hex');
+    return this.a.hex() + this.b.hex();
   }
   bytes(): Uint8Array {
     const out = Buffer.allocUnsafe(16);
-    out.set(this.a.digest('binary'), 0);
-    out.set(this.b.digest('binary'), 8);
+    out.set(this.a.bytes(), 0);
+    out.set(this.b.bytes(), 8);
     return out;
   }
   save(): unknown {
     return [this.a.save(), this.b.save()];
   }
   load(state: unknown): void {
-    const [a, b] = state as [Uint8Array, Uint8Array];
+    const [a, b] = state as [unknown, unknown];
     this.a.load(a);
     this.b.load(b);
   }
 }
 
-let wasm: WasmDigest | undefined;
+const newTsDigest = (): PairDigest => new PairDigest(tsHalf(SEED_A), tsHalf(SEED_B));
+
+let wasm: PairDigest | undefined;
 let loading: Promise<boolean> | undefined;
-const js = new JsDigest();
+const js = newTsDigest();
 /** Whether the shared digest is in use: a hash computed inside another (from a getter) gets its own. */
 let busy = false;
 
@@ -136,7 +144,7 @@ export function loadFastDigest(): Promise<boolean> {
         hashWasm.createXXHash64(SEED_A[1], SEED_A[0]), // hash-wasm takes the low half first
         hashWasm.createXXHash64(SEED_B[1], SEED_B[0]),
       ]);
-      wasm = new WasmDigest(a, b);
+      wasm = new PairDigest(wasmHalf(a), wasmHalf(b));
       return true;
     })
     .catch(() => false);
@@ -146,7 +154,7 @@ export function loadFastDigest(): Promise<boolean> {
 /** The digest to use now; give it back with {@link releaseDigest}. */
 export function acquireDigest(): Digest128 {
   if (loading === undefined) void loadFastDigest();
-  if (busy) return new JsDigest();
+  if (busy) return newTsDigest();
   busy = true;
   const digest = wasm ?? js;
   digest.reset();
@@ -159,5 +167,5 @@ export function releaseDigest(digest: Digest128): void {
 
 /** A digest on the TypeScript version alone (for tests that compare both versions). */
 export function typescriptDigest(): Digest128 {
-  return new JsDigest();
+  return newTsDigest();
 }

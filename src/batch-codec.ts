@@ -80,9 +80,9 @@ export class SharedCopies {
   copyOf(buffer: ArrayBufferLike, viewBytes: number): SharedArrayBuffer | undefined {
     let shared = this.copies.get(buffer);
     if (shared) return shared;
-    const repeated = this.seen.has(buffer);
+    const worthIt = this.wouldShare(buffer, viewBytes);
     this.seen.add(buffer);
-    if (viewBytes < SHARE_ALWAYS_BYTES && !(repeated && viewBytes >= SHARE_REPEATED_BYTES)) return undefined;
+    if (!worthIt) return undefined;
     shared = new SharedArrayBuffer(buffer.byteLength);
     new Uint8Array(shared).set(new Uint8Array(buffer));
     this.copies.set(buffer, shared);

@@ -35,8 +35,7 @@ export interface ChunkSink<S> {
 export async function runBatch<S>(request: BatchRequest, emit: ChunkSink<S>): Promise<void> {
   prepareFunctions(request.newFns);
   const batch = new WorkerBatch(request, emit as ChunkSink<unknown>);
-  const count = batch.count;
-  while (batch.next < count && !batch.stopped) {
+  while (batch.next < batch.count && !batch.stopped) {
     let fn: Callable | Promise<Callable>;
     try {
       fn = functionById(batch.fnIdAt(batch.next));
@@ -48,7 +47,7 @@ export async function runBatch<S>(request: BatchRequest, emit: ChunkSink<S>): Pr
       batch.failed(error);
       continue;
     }
-    const running = batch.runPlain(fn, count);
+    const running = batch.runPlain(fn);
     if (running === undefined) continue;
     try {
       batch.succeeded(await running);
@@ -101,10 +100,10 @@ class WorkerBatch {
    * Runs the tasks of `fn` from {@link next} on, as long as they return plain values. Returns the
    * promise of a task that returned one (that task is under way: its outcome is not recorded yet).
    */
-  runPlain(fn: Callable, count: number): PromiseLike<unknown> | undefined {
+  runPlain(fn: Callable): PromiseLike<unknown> | undefined {
     const { args, cancel, fnIds } = this.request;
     const id = this.fnIdAt(this.next);
-    while (this.next < count) {
+    while (this.next < this.count) {
       if (Atomics.load(cancel, 0) !== 0) {
         this.stopped = true;
         return undefined;

@@ -53,6 +53,11 @@ describe('batch encoding', () => {
     assert.equal(fitCopiedBytes(1000, (i) => [i, i + 0.5], copies), 1000, 'numbers copy nothing worth cutting for');
     const shared = new Float64Array(new SharedArrayBuffer(1 << 20));
     assert.equal(fitCopiedBytes(10, () => [shared], copies), 10, 'shared memory is not copied');
+    const table = mib();
+    assert.equal(fitCopiedBytes(10, () => [table], copies), 10, 'one buffer held by every task is copied once');
+    const whole = new Float64Array((MAX_COPIED_BYTES * 2) / 8);
+    const slices = Array.from({ length: 4 }, (_, i) => [whole.subarray(i, i + 1)]);
+    assert.equal(fitCopiedBytes(4, (i) => slices[i] as unknown[], new SharedCopies()), 1, 'a view copies its whole buffer');
   });
 
   it('shares a large array from its second use in a call, and a very large one at once', () => {

@@ -19,6 +19,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import sqlite3 from 'sqlite3';
 import { CacheUnwritableError, ClosedError } from './errors.js';
 import type { EntryMeta, StoreWarning } from './store.js';
+import { turnWhileWaiting } from './turn-while-waiting.js';
 
 /** Keys per statement: bounds the size of the JSON key lists (and of the parameter lists). */
 const CHUNK = 500;
@@ -119,9 +120,9 @@ export class Reader {
       prepared.catch(() => this.statements.delete(sql)); // the next call prepares it again
     }
     const statement = this.ready.get(sql) ?? (await prepared);
-    return new Promise((resolve, reject) => {
+    return turnWhileWaiting(new Promise((resolve, reject) => {
       statement.all(params, (error: Error | null, rows: Row[]) => (error ? reject(error) : resolve(rows)));
-    });
+    }));
   }
 
   async close(): Promise<void> {

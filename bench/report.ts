@@ -328,7 +328,7 @@ function cacheSection(c: Comparison): string[] {
     '',
     '| Measure | joblib-ts | Python joblib |',
     '|---|--:|--:|',
-    row('Hit in the cache that stored it', ts && `${us(ts.lruHitUs)} (in-memory LRU)`, py && `${us(py.hitUs)} (from its file)`),
+    row('Hit in the cache that stored it', ts && `${us(ts.lruHitUs)} (in-memory LRU; first pass ${us(ts.lruFirstPassUs)})`, py && `${us(py.hitUs)} (from its file)`),
     row('Hit in a freshly opened cache', ts && `${us(ts.sqliteHitUs)} (SQLite)`, py && `${us(py.freshHitUs)} (from its file)`),
     row('Time a miss adds to the computation', us(ts?.missOverheadUs), us(py?.missOverheadUs)),
     row('Hash of a 64 MiB Float64Array (numpy array)', rate(ts?.hashMibPerSec), rate(py?.hashMibPerSec)),

@@ -160,7 +160,12 @@ export class BatchRun {
     const { fnIds } = this.batch;
     const firstId = fnIds[0] as number;
     let shared = true;
-    for (const fnId of fnIds) {
+    // A batch is mostly runs of one function: the worker's set of known functions is asked once per run.
+    let previous: number | undefined;
+    for (let i = 0; i < fnIds.length; i++) {
+      const fnId = fnIds[i] as number;
+      if (fnId === previous) continue;
+      previous = fnId;
       if (fnId !== firstId) shared = false;
       if (!this.host.knownFns.has(fnId)) {
         this.host.knownFns.add(fnId);

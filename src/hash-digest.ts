@@ -18,29 +18,28 @@ import { Xxh64, type Xxh64State } from './xxhash64.js';
 const SEED_A = [0, 0] as const;
 const SEED_B = [0x9e3779b9, 0x7f4a7c15] as const;
 
-/** A running 128-bit digest. After {@link Digest128.hex} or {@link Digest128.bytes}, call reset() before reuse. */
-export interface Digest128 {
+/**
+ * A running digest: the 128-bit one, and each of its two seeded XXH64 halves (64 bits, whichever
+ * build computes it). After {@link RunningDigest.hex} or {@link RunningDigest.bytes}, call reset()
+ * before reuse.
+ */
+interface RunningDigest {
   reset(): void;
   update(data: Uint8Array): void;
-  /** The digest as 32 lowercase hex characters. */
+  /** The digest as lowercase hex characters (32 for 128 bits, 16 for a half). */
   hex(): string;
-  /** The digest as 16 bytes. */
+  /** The digest as bytes, big-endian (16, or 8 for a half). */
   bytes(): Uint8Array;
   /** A copy of the state, so that a nested digest can use this object and then give it back. */
   save(): unknown;
   load(state: unknown): void;
 }
 
-/** One seeded XXH64 running digest, whichever build computes it. */
-interface Half {
-  reset(): void;
-  update(data: Uint8Array): void;
-  /** The digest as 16 hex characters, or as its 8 bytes, big-endian; then reset() before reuse. */
-  hex(): string;
-  bytes(): Uint8Array;
-  save(): unknown;
-  load(state: unknown): void;
-}
+/** The 128-bit digest behind `hash()`. */
+export type Digest128 = RunningDigest;
+
+/** One seeded XXH64 half of a {@link Digest128}. */
+type Half = RunningDigest;
 
 /** The plain TypeScript build. */
 function tsHalf(seed: readonly [number, number]): Half {

@@ -109,7 +109,13 @@ export class StoreFront<Pending extends EncodedEntry> {
     for (const key of keys) this.lru?.delete(key);
   }
 
-  /** Keys are about to be deleted, or were: their queued writes and memory go (call it at both times). */
+  /** Everything held from the database goes (a clear committed); queued writes stay. */
+  forgetAllStored(): void {
+    this.generation++;
+    this.lru?.clear();
+  }
+
+  /** Keys are about to be deleted: their queued writes, times of use and memory go. */
   forget(keys: Iterable<string>): void {
     this.generation++;
     for (const key of keys) {
@@ -119,7 +125,7 @@ export class StoreFront<Pending extends EncodedEntry> {
     }
   }
 
-  /** Everything is about to be deleted, or was (call it at both times). */
+  /** Everything is about to be deleted. */
   clear(): void {
     this.generation++;
     this.pending.clear();

@@ -53,22 +53,38 @@ describe('SqliteStore deferred writes', () => {
 
   it('never undo a write through, a delete or a clear committed while their batch waited', async () => {
     const big = () => new Float64Array(200_000).fill(1); // 1.6 MB: its file is written before the lock
-    for (const newer of [
-      (store: CacheStore) => store.setMany([entry('k', 'newer')]),
-      (store: CacheStore) => store.deleteMany(['k']),
-      (store: CacheStore) => store.clear(),
-    ]) {
+    for (const [newer, expected] of [
+      [(store: CacheStore) => store.setMany([entry('k', 'newer')]), 'newer'],
+      [(store: CacheStore) => store.deleteMany(['k']), undefined],
+      [(store: CacheStore) => store.clear(), undefined],
+    ] as const) {
       const { store, location } = await open();
       await store.setMany([entry('k', big())], defer);
       await new Promise((resolve) => setImmediate(resolve)); // the write-behind has started
       await newer(store);
-      const expected = (await store.getMany(['k']))[0]?.value;
+      assert.deepStrictEqual((await store.getMany(['k']))[0]?.value, expected, String(newer));
       await store.flush();
       assert.deepStrictEqual((await store.getMany(['k']))[0]?.value, expected, String(newer));
       await store.close();
       const { store: reopened } = await open(location);
       assert.deepStrictEqual((await reopened.getMany(['k']))[0]?.value, expected, String(newer));
       await reopened.close();
+    }
+  });
+
+  it('made while a delete or a clear runs are kept: they are newer than it', async () => {
+    for (const remove of [(store: CacheStore) => store.deleteMany(['k']), (store: CacheStore) => store.clear()]) {
+      const { store, location, warnings } = await open();
+      await store.setMany([entry('k', 'old')]);
+      const removing = remove(store);
+      await store.setMany([entry('k', 'new')], defer); // while the deletion's transaction runs
+      await removing;
+      assert.equal((await store.getMany(['k']))[0]?.value, 'new', String(remove));
+      await store.close();
+      const { store: reopened } = await open(location);
+      assert.equal((await reopened.getMany(['k']))[0]?.value, 'new', String(remove));
+      await reopened.close();
+      assert.deepStrictEqual(warnings, []);
     }
   });
 

@@ -156,14 +156,16 @@ export function makeCachedFunction<F extends AnyFunction>(
   const cached = ((...args: unknown[]): Promise<unknown> => {
     if (!backend.enabled) return callAsync(fn, args);
     let key: string;
+    let held: { value: unknown } | undefined;
     try {
       key = keyFor(args);
+      const pending = inFlight.get(key);
+      if (pending) return pending;
+      held = backend.isRetired(identity) ? backend.peek(key, validate) : undefined;
     } catch (error) {
-      return Promise.reject(error); // ERR_UNHASHABLE rejects, as from an async function
+      // ERR_UNHASHABLE, or a throwing `validate` on a hit held in memory: a rejection, as from an async function.
+      return Promise.reject(error);
     }
-    const pending = inFlight.get(key);
-    if (pending) return pending;
-    const held = backend.isRetired(identity) ? backend.peek(key, validate) : undefined;
     if (held) {
       backend.log(2, loaded);
       return Promise.resolve(held.value);

@@ -207,6 +207,24 @@ describe('Memory', () => {
     assert.equal(calls, 4);
   });
 
+  it('rejects, never throws, when validate throws, on a hit held in memory as on one read from disk', async () => {
+    await using memory = new Memory({ location });
+    let throwing = false;
+    const checked = memory.cache((x: number) => x * 3, {
+      validate: () => {
+        if (throwing) throw new RangeError('validate boom');
+        return true;
+      },
+    });
+    assert.equal(await checked(7), 21);
+    throwing = true;
+    let returned: Promise<number> | undefined;
+    assert.doesNotThrow(() => {
+      returned = checked(7); // the hit is held in memory
+    });
+    await assert.rejects(returned as Promise<number>, /validate boom/);
+  });
+
   it('drops the entries of a function whose source changed, and keeps them with a fixed version', async () => {
     await using memory = new Memory({ location });
     const v1 = function fit(x: number) {

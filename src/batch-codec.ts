@@ -66,23 +66,35 @@ export class SharedCopies {
   private readonly copies = new WeakMap<ArrayBufferLike, SharedArrayBuffer>();
   private readonly seen = new WeakSet<ArrayBufferLike>();
 
-  /** Whether an array of `viewBytes` on `buffer` would travel shared rather than copied. */
-  wouldShare(buffer: ArrayBufferLike, viewBytes: number): boolean {
+  /**
+   * Whether `view` travels in shared memory rather than copied with its message: it already is in
+   * shared memory, its buffer has a shared copy in this call (a view of any size then uses it), or
+   * it is large enough (see above). The one rule both the batch cutting ({@link fitCopiedBytes})
+   * and the sending ({@link shareLargeArrays}) follow.
+   */
+  wouldShare(view: ArrayBufferView): boolean {
+    const { buffer, byteLength } = view;
     return (
       buffer instanceof SharedArrayBuffer ||
       this.copies.has(buffer) ||
-      viewBytes >= SHARE_ALWAYS_BYTES ||
-      (viewBytes >= SHARE_REPEATED_BYTES && this.seen.has(buffer))
+      byteLength >= SHARE_ALWAYS_BYTES ||
+      (byteLength >= SHARE_REPEATED_BYTES && this.seen.has(buffer))
     );
   }
 
-  /** A shared copy of `buffer` if it is worth one, else undefined. */
-  copyOf(buffer: ArrayBufferLike, viewBytes: number): SharedArrayBuffer | undefined {
+  /**
+   * The shared copy to send instead of `view`'s buffer, made the first time it is needed; undefined
+   * when the view travels as it is (already shared, or not worth sharing, which counts as a use).
+   */
+  sharedBufferFor(view: ArrayBufferView): SharedArrayBuffer | undefined {
+    const { buffer } = view;
+    if (buffer instanceof SharedArrayBuffer) return undefined;
     let shared = this.copies.get(buffer);
     if (shared) return shared;
-    const worthIt = this.wouldShare(buffer, viewBytes);
-    this.seen.add(buffer);
-    if (!worthIt) return undefined;
+    if (!this.wouldShare(view)) {
+      if (view.byteLength >= SHARE_REPEATED_BYTES) this.seen.add(buffer);
+      return undefined;
+    }
     shared = new SharedArrayBuffer(buffer.byteLength);
     new Uint8Array(shared).set(new Uint8Array(buffer));
     this.copies.set(buffer, shared);
@@ -91,10 +103,10 @@ export class SharedCopies {
 }
 
 /**
- * Replaces large typed-array arguments by views of the same type on a shared copy of their buffer
- * (see {@link SharedCopies}). The caller's arrays are neither detached nor changed; tasks that get the
- * same array in one call share one copy, so they should only read it, and the caller should not
- * change it while the call runs.
+ * Replaces typed-array (and DataView) arguments that travel shared by views of the same type on a
+ * shared copy of their buffer (see {@link SharedCopies}). The caller's arrays are neither detached
+ * nor changed; tasks that get the same array in one call share one copy, so they should only read
+ * it, and the caller should not change it while the call runs.
  */
 export function shareLargeArrays(lists: readonly (readonly unknown[])[], copies: SharedCopies): readonly (readonly unknown[])[] {
   let out: (readonly unknown[])[] | undefined;
@@ -102,27 +114,23 @@ export function shareLargeArrays(lists: readonly (readonly unknown[])[], copies:
     const list = lists[i] as readonly unknown[];
     for (let j = 0; j < list.length; j++) {
       const arg = list[j];
-      if (!isLargeUnsharedView(arg)) continue;
-      const shared = copies.copyOf(arg.buffer, arg.byteLength);
+      if (!ArrayBuffer.isView(arg)) continue;
+      const shared = copies.sharedBufferFor(arg);
       if (!shared) continue;
       out ??= lists.slice();
       const copy = (out[i] === list ? (out[i] = list.slice()) : out[i]) as unknown[];
-      const length = arg.byteLength / ((arg as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1);
-      copy[j] = new arg.constructor(shared, arg.byteOffset, length);
+      copy[j] = sameViewOn(arg, shared);
     }
   }
   return out ?? lists;
 }
 
-type View = ArrayBufferView & { readonly constructor: new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView };
-
-function isLargeUnsharedView(value: unknown): value is View {
-  return (
-    ArrayBuffer.isView(value) &&
-    value.byteLength >= SHARE_REPEATED_BYTES &&
-    !(value.buffer instanceof SharedArrayBuffer) &&
-    !(value instanceof DataView)
-  );
+/** A view like `view` (type, offset, length) on `buffer`. */
+function sameViewOn(view: ArrayBufferView, buffer: SharedArrayBuffer): ArrayBufferView {
+  if (view instanceof DataView) return new DataView(buffer, view.byteOffset, view.byteLength);
+  if (Buffer.isBuffer(view)) return Buffer.from(buffer, view.byteOffset, view.byteLength); // `new Buffer` is deprecated
+  const typed = view as ArrayBufferView & { readonly length: number; readonly constructor: new (b: SharedArrayBuffer, offset: number, length: number) => ArrayBufferView };
+  return new typed.constructor(buffer, view.byteOffset, typed.length);
 }
 
 /**
@@ -147,7 +155,7 @@ export function fitCopiedBytes(count: number, argsAt: (i: number) => readonly un
       const arg = args[j];
       if (typeof arg !== 'object' || arg === null || !ArrayBuffer.isView(arg)) continue;
       const { buffer } = arg;
-      if ((counted ??= new Set()).has(buffer) || copies.wouldShare(buffer, arg.byteLength)) continue;
+      if ((counted ??= new Set()).has(buffer) || copies.wouldShare(arg)) continue;
       counted.add(buffer);
       bytes += buffer.byteLength;
     }

@@ -84,9 +84,31 @@ describe('batch encoding', () => {
     assert.ok(viaShare);
     const [shared] = shareLargeArrays([[view]], copies);
     const sharedView = shared?.[0] as Float32Array;
+    assert.ok(sharedView.buffer instanceof SharedArrayBuffer, 'a small view of a buffer shared in this call uses the shared copy');
+    assert.ok(sharedView instanceof Float32Array);
     assert.equal(sharedView.length, 4);
     assert.equal(sharedView.byteOffset, 16);
     assert.equal(sharedView[0], 7);
+  });
+});
+
+describe('what a message copies and what it shares', () => {
+  it('follows one rule: an array counted as shared by fitCopiedBytes is shared by shareLargeArrays, and the reverse', () => {
+    const copies = new SharedCopies();
+    const bigView = new DataView(new ArrayBuffer(SHARE_ALWAYS_BYTES));
+    const bigBuffer = Buffer.alloc(SHARE_ALWAYS_BYTES);
+    const tasks: unknown[][] = [[bigView], [bigBuffer], [bigView], [bigBuffer]];
+    assert.equal(fitCopiedBytes(tasks.length, (i) => tasks[i] as unknown[], copies), tasks.length, 'nothing here is copied');
+    const sent = shareLargeArrays(tasks, copies);
+    const view = sent[0]?.[0] as DataView;
+    assert.ok(view instanceof DataView && view.buffer instanceof SharedArrayBuffer && view.byteLength === SHARE_ALWAYS_BYTES);
+    const buffer = sent[1]?.[0] as Buffer;
+    assert.ok(Buffer.isBuffer(buffer) && buffer.buffer instanceof SharedArrayBuffer && buffer.length === SHARE_ALWAYS_BYTES);
+    assert.equal((sent[2]?.[0] as DataView).buffer, view.buffer, 'one copy per buffer');
+    // A small view of a buffer shared in this call is not counted either, and travels shared.
+    const small = [[new Uint8Array(bigView.buffer, 8, 8)]];
+    assert.equal(fitCopiedBytes(1, () => small[0] as unknown[], copies), 1);
+    assert.ok((shareLargeArrays(small, copies)[0]?.[0] as Uint8Array).buffer instanceof SharedArrayBuffer);
   });
 });
 

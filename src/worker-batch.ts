@@ -9,29 +9,29 @@ import { workerData } from 'node:worker_threads';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
 import { argsCount, callWithArgs, encodeValues } from './batch-codec.js';
-import { ENDED_COUNTERS, cellIndex, newSharedCells, serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
+import { MAX_BATCH_MS } from './scheduler.js';
+import { cellIndex, serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
 
 type Callable = (...args: unknown[]) => unknown;
 
 /**
  * While a batch runs without streaming, send what is done at least this often (ms): progress stays
- * current, and a crash loses little finished work. As long as the longest batch of 'auto'
- * (MAX_BATCH_MS), so that its batches send one message, at their end: every message wakes the
- * calling thread, which takes a CPU from the workers (bench W2, 10,000 tasks of 100 µs: about 2%
- * faster than with 2 ms).
+ * current, and a crash loses little finished work. As long as the longest batch of 'auto', so that
+ * its batches send one message, at their end: every message wakes the calling thread, which takes
+ * a CPU from the workers (bench W2, 10,000 tasks of 100 µs: about 2% faster than with 2 ms).
  */
-const FLUSH_INTERVAL_MS = 20;
+const FLUSH_INTERVAL_MS = MAX_BATCH_MS;
 
-/** Shared with the pool (see PoolWorkerData); a worker started some other way counts for itself. */
-const endedCounters = (workerData as PoolWorkerData | null)?.endedCounters ?? newSharedCells(ENDED_COUNTERS);
+/** The ended-task counters this worker shares with the pool that started it (see PoolWorkerData). */
+const { endedCounters } = workerData as PoolWorkerData;
 
-/** Runs one batch to its end, or until cancelled or (without `settle`) its first failure. */
 /** Where a batch's chunks go: `send(sink, chunk)`, one function for every batch (see WorkerBatch). */
 export interface ChunkSink<S> {
   readonly sink: S;
   readonly send: (sink: S, chunk: BatchChunk) => void;
 }
 
+/** Runs one batch to its end, or until cancelled or (without `settle`) its first failure. */
 export async function runBatch<S>(request: BatchRequest, emit: ChunkSink<S>): Promise<void> {
   prepareFunctions(request.newFns);
   const batch = new WorkerBatch(request, emit as ChunkSink<unknown>);

@@ -34,8 +34,8 @@ export interface RunControl {
 export interface Backend {
   /** How many batches may run at once. */
   readonly slots: number;
-  /** Gets ready for this many tasks, before they are checked and read. */
-  prestart?(expectedTasks: number): void;
+  /** Gets ready for this many batches (the fewest the call will make), before its tasks are checked and read. */
+  prestart?(expectedBatches: number): void;
   /**
    * How many of the next `count` tasks (`taskAt(0)` first) one batch should take, when the backend
    * limits batches by more than their number of tasks.

@@ -100,7 +100,11 @@ export class Execution {
         // Only when tasks will surely run: not for an empty input, nor for a cached function
         // (its tasks may all be hits), nor for an iterable, which may well be empty.
         const first: unknown = this.source[0];
-        if (isTask(first) && !cachedCallOf(first.fn)) this.backend.prestart?.(this.source.length);
+        if (isTask(first) && !cachedCallOf(first.fn)) {
+          // Fixed batches: no more workers than batches. 'auto' may start with batches of 1.
+          const { sizer } = this.settings;
+          this.backend.prestart?.(Math.ceil(this.source.length / (sizer.adaptive ? 1 : sizer.current())));
+        }
         this.checkAll(this.source);
         this.checkedUpFront = true;
         // Before the first read: how far ahead the input is read depends on the batch size (bench

@@ -26,6 +26,8 @@ export class ThreadsBackend implements Backend {
   private readonly context: RunContext;
   private readonly workers = new Set<PoolWorker>();
   private readonly starting = new Set<Promise<unknown>>();
+  /** Batches waiting for one of `starting` (each counts on one of them). */
+  private waitingForStart = 0;
   private interrupted = false;
   private released = false;
   /** Workers this call is starting (see Spawn in pool.ts). */
@@ -57,8 +59,8 @@ export class ThreadsBackend implements Backend {
    * Starts the workers the call will need before its tasks are checked and shipped (which loads a
    * parser on the first call): the workers boot meanwhile, on the other CPUs. (bench cold start.)
    */
-  prestart(expectedTasks: number): void {
-    const wanted = Math.min(this.nJobs, expectedTasks);
+  prestart(expectedBatches: number): void {
+    const wanted = Math.min(this.nJobs, expectedBatches);
     while (this.liveWorkers() + this.starting.size < wanted) {
       // A worker that fails to start fails the first batch that asks for it again (withWorker).
       this.startWorker().catch(() => undefined);
@@ -88,9 +90,11 @@ export class ThreadsBackend implements Backend {
   }
 
   /**
-   * Calls `use` with an idle worker; else with a new one while fewer than nJobs; else with the least
-   * loaded one with room. `use` runs in the same synchronous step as the choice, so that two batches
-   * waiting for workers never both count on the same free place.
+   * Calls `use` with an idle worker; else with a new one while fewer than nJobs, unless a worker is
+   * already starting that no batch waits for (prestarted ones: a call of one batch starts one);
+   * else with the least loaded one with room; else when a start ends. `use` runs in the same
+   * synchronous step as the choice, so that two batches waiting for workers never both count on the
+   * same free place.
    */
   private async withWorker<T>(use: (worker: PoolWorker) => T): Promise<T> {
     for (;;) {
@@ -100,13 +104,24 @@ export class ThreadsBackend implements Backend {
         if (!best || worker.load < best.load) best = worker;
       }
       if (best?.load === 0) return use(best);
-      if (this.liveWorkers() + this.starting.size < this.nJobs) {
-        await this.startWorker(); // joins this.workers: the next turn of the loop chooses again
+      const startsNobodyWaitsFor = this.starting.size - this.waitingForStart;
+      if (startsNobodyWaitsFor <= 0 && this.liveWorkers() + this.starting.size < this.nJobs) {
+        await this.waitForStart(this.startWorker()); // joins this.workers: the next turn of the loop chooses again
         continue;
       }
       if (best) return use(best);
       if (this.starting.size === 0) throw new Error('Internal error: no worker has room for a batch');
-      await Promise.race(this.starting);
+      await this.waitForStart(Promise.race(this.starting));
+    }
+  }
+
+  /** Counts the batch as waiting for a worker to start until `start` settles. */
+  private async waitForStart(start: Promise<unknown>): Promise<void> {
+    this.waitingForStart++;
+    try {
+      await start;
+    } finally {
+      this.waitingForStart--;
     }
   }
 

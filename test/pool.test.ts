@@ -42,6 +42,12 @@ describe('worker pool', () => {
     assert.deepEqual(JSON.parse(stdout), { results: [2, 3, 4, 5], startedByFirst: 2, startedBySecond: 0 });
   });
 
+  it('starts no more workers than a call of fixed batches has batches', async () => {
+    const { code, stdout } = await runNode(fixture('fixed-batches.mjs'));
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), { sum: 5050, started: 1 });
+  });
+
   it('finishes every call when close() ends workers that ended calls were still starting', async () => {
     const { code, stdout } = await runNode(fixture('close-while-starting.mjs'));
     assert.equal(code, 0);

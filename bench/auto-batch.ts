@@ -6,8 +6,9 @@
  * the figures come from the comparison's runs, which hold the medians over its repetitions.
  */
 import { formatCount, formatMs, formatSpeedup } from '../examples/timing.js';
-import { cellStats, spread, type Comparison } from './compare.js';
+import { cellStats, type Comparison } from './compare.js';
 import { displayOrder } from './report.js';
+import { spread } from './stats.js';
 
 export function autoBatchMarkdown(c: Comparison): string {
   const lines = [

@@ -17,6 +17,8 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { formatMs } from '../examples/timing.js';
+import { spread, type Spread } from './stats.js';
 import type { Job, JobResult } from './systems/harness.js';
 import { calibrate, checksum, workloadSpecs, type Calibration, type WorkloadSpec } from './workloads.js';
 
@@ -162,7 +164,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * Finds a Python with joblib: $BENCH_PYTHON, then `python3`, then Debian's /usr/bin/python3
  * (`apt-get install python3-joblib`). BENCH_PYTHON=none skips Python joblib.
  */
-export function findPython(): PythonStatus {
+function findPython(): PythonStatus {
   if (process.env.BENCH_PYTHON === 'none') return { found: false, reason: 'BENCH_PYTHON=none' };
   const candidates = [...new Set([process.env.BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c))];
   for (const command of candidates) {
@@ -404,32 +406,12 @@ function progressLine(rep: number, reps: number, spec: WorkloadSpec, measurement
     if (!m.result.ok) return [`${name} FAILED`];
     if (m.wrong) return [`${name} WRONG (${m.wrong})`];
     const ms = m.result.ms ?? 0;
-    if (spec.kind === 'cold') return [`${name} ${fmtMs(ms)}`];
-    if (system.id === 'loop') return [`loop ${fmtMs(ms)}`];
+    if (spec.kind === 'cold') return [`${name} ${formatMs(ms)}`];
+    if (system.id === 'loop') return [`loop ${formatMs(ms)}`];
     const ratio = m.loopMs !== undefined ? ` ${(m.loopMs / ms).toFixed(2)}x` : '';
-    return [`${name} ${fmtMs(ms)}${ratio}`];
+    return [`${name} ${formatMs(ms)}${ratio}`];
   });
   return `[${rep + 1}/${reps}] ${spec.id}: ${parts.join(' | ')}`;
-}
-
-function fmtMs(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`;
-}
-
-/** Median, smallest and largest of a list. */
-export interface Spread {
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly n: number;
-}
-
-export function spread(values: readonly number[]): Spread | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number, n: sorted.length };
 }
 
 /** What the repetitions of one workload on one system gave. */

@@ -6,22 +6,11 @@ import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { hash } from '../dist/hash.js';
 import { loadFastDigest } from '../dist/hash-digest.js';
+import { timeMedian } from './stats.js';
 
 const MIB = 1024 * 1024;
 const SIZE_MIB = 64;
 const RUNS = 5;
-
-/** Median wall time of `RUNS` calls of `fn`, in milliseconds. */
-function medianMs(fn: () => unknown): number {
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const start = performance.now();
-    fn();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(RUNS / 2)]!;
-}
 
 /** MiB/s of hash() and of raw md5, sha1 and sha256 over the same 64 MiB. */
 export async function hashThroughput(): Promise<{ mibPerSec: number; cryptoMibPerSec: Record<string, number> }> {
@@ -32,12 +21,12 @@ export async function hashThroughput(): Promise<{ mibPerSec: number; cryptoMibPe
 
   const cryptoMibPerSec: Record<string, number> = {};
   for (const algorithm of ['md5', 'sha1', 'sha256']) {
-    cryptoMibPerSec[algorithm] = rate(medianMs(() => createHash(algorithm).update(bytes).digest()));
+    cryptoMibPerSec[algorithm] = rate(timeMedian(RUNS, () => () => createHash(algorithm).update(bytes).digest()));
   }
   // hash() answers from a slower TypeScript digest until its WebAssembly build has loaded, which a
   // program does once, early: measure the steady state.
   await loadFastDigest();
-  const mibPerSec = rate(medianMs(() => hash(data)));
+  const mibPerSec = rate(timeMedian(RUNS, () => () => hash(data)));
   return { mibPerSec, cryptoMibPerSec };
 }
 

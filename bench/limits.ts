@@ -19,6 +19,7 @@ import { delayed } from 'joblib-ts';
 import { formatMs, formatSpeedup } from '../examples/timing.js';
 import { cellStats, type Comparison } from './compare.js';
 import { displayOrder } from './report.js';
+import { timeMedian } from './stats.js';
 import { buildArgs, filledArray, type WorkloadSpec } from './workloads.js';
 import { spin } from './tasks.mjs';
 
@@ -33,22 +34,9 @@ interface Limit {
   readonly measuredMs: number | undefined;
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
-
-function timeMedian(prepare: () => () => unknown): number {
-  const times: number[] = [];
-  for (let rep = 0; rep < REPS; rep++) {
-    const run = prepare();
-    const started = performance.now();
-    run();
-    times.push(performance.now() - started);
-  }
-  return median(times);
-}
-
 /** W1: building the task list, on arguments just made, as the comparison's harness does. */
 function buildTasksMs(spec: WorkloadSpec, c: Comparison): number {
-  return timeMedian(() => {
+  return timeMedian(REPS, () => {
     const args = buildArgs(spec, c.calibration, false) as [number, number][];
     return () => args.map(([rounds, seed]) => delayed(spin)(rounds, seed));
   });
@@ -57,11 +45,11 @@ function buildTasksMs(spec: WorkloadSpec, c: Comparison): number {
 /** W5: copying every array into new memory, and into a few buffers used over and over. */
 function copyArraysMs(spec: WorkloadSpec, c: Comparison): { fresh: number; reused: number } {
   const arrays = () => buildArgs(spec, c.calibration, false).map(([values]) => values as Float64Array);
-  const fresh = timeMedian(() => {
+  const fresh = timeMedian(REPS, () => {
     const list = arrays();
     return () => list.map((values) => values.slice());
   });
-  const reused = timeMedian(() => {
+  const reused = timeMedian(REPS, () => {
     const list = arrays();
     const ring = Array.from({ length: 4 }, () => new Float64Array((list[0] as Float64Array).length).fill(1));
     return () => list.forEach((values, i) => (ring[i % ring.length] as Float64Array).set(values));
@@ -71,7 +59,7 @@ function copyArraysMs(spec: WorkloadSpec, c: Comparison): { fresh: number; reuse
 
 /** W6: the array copied into new shared memory. */
 function shareArrayMs(spec: WorkloadSpec): number {
-  return timeMedian(() => {
+  return timeMedian(REPS, () => {
     const values = filledArray((spec.arrayBytes as number) / 8, 0);
     return () => new Uint8Array(new SharedArrayBuffer(values.byteLength)).set(new Uint8Array(values.buffer));
   });

@@ -6,7 +6,9 @@
  * - hashing a 64 MiB Float64Array, next to raw node:crypto over the same bytes;
  * - rerunning a finished 10,000-task Parallel sweep of a cached function.
  *
- * Run directly (after `npm run build`): `node --import tsx bench/memory.ts`.
+ * `npm run bench` runs it in a child process of the comparison (bench/systems/joblib-ts.ts) and
+ * writes its figures in the cache section of bench/RESULTS.md, next to Python joblib's. Run directly
+ * (after `npm run build`): `node --import tsx bench/memory.ts [--quick]` prints them alone.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Memory, Parallel, delayed } from '../dist/index.js';
 import { hashThroughput } from './hash-throughput.js';
+import { median } from './stats.js';
 
 export interface MemoryBenchResult {
   readonly lruHitUs: number;
@@ -28,11 +31,6 @@ export interface MemoryBenchResult {
   readonly sweepFirstMs: number;
   readonly sweepRerunMs: number;
 }
-
-const median = (xs: readonly number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1] as number;
-};
 
 /** What a memoized model evaluation typically returns. */
 function evaluate(params: { alpha: number; depth: number }): { score: number; weights: Float64Array } {
@@ -110,13 +108,13 @@ export async function memoryBench(options: { quick?: boolean; sweepTasks?: numbe
   }
 }
 
-/** The result as a Markdown section of bench/RESULTS.md. */
-export function memoryMarkdown(r: MemoryBenchResult): string {
+/** The result as Markdown, for a run of this file alone. */
+function memoryMarkdown(r: MemoryBenchResult): string {
   const crypto = Object.entries(r.cryptoMibPerSec).map(([name, v]) => `${name} ${Math.round(v)} MiB/s`).join(', ');
   return [
     '# Memory benchmark',
     '',
-    'Written by `npm run bench` (bench/memory.ts): medians, one process, through the public API.',
+    'Printed by `node --import tsx bench/memory.ts`: medians, one process, through the public API.',
     '',
     '| Measure | Value |',
     '|---|--:|',

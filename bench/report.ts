@@ -3,8 +3,9 @@
  * bench/speedup.svg.
  */
 import { formatMs, formatSpeedup } from '../examples/timing.js';
-import { cellStats, spread, type CellStats, type Comparison, type SystemDef, type SystemId } from './compare.js';
+import { cellStats, systemDefs, type CellStats, type Comparison, type SystemDef, type SystemId } from './compare.js';
 import type { MemoryBenchResult } from './memory.js';
+import { spread } from './stats.js';
 import type { Series } from './svg.js';
 import type { WorkloadSpec } from './workloads.js';
 
@@ -29,9 +30,9 @@ function columns(c: Comparison): SystemDef[] {
 
 /** The Python column, present even when Python joblib was skipped (its cells then say so). */
 function pythonColumn(c: Comparison): SystemDef[] {
-  const found = c.systems.find((s) => s.id === 'joblib-py');
-  if (found) return [found];
-  return [{ id: 'joblib-py', label: 'Python joblib', color: '#ff7f0e', runtime: 'python', file: '', runs: () => true }];
+  const isPython = (s: SystemDef) => s.id === 'joblib-py';
+  const def = c.systems.find(isPython) ?? systemDefs().find(isPython);
+  return def ? [def] : [];
 }
 
 function ordered(c: Comparison): SystemDef[] {
@@ -303,7 +304,7 @@ function sweepSection(c: Comparison): string[] {
 }
 
 /** The joblib-ts figures of bench/memory.ts, from the comparison's run of it. */
-export function joblibTsMemory(c: Comparison): MemoryBenchResult | undefined {
+function joblibTsMemory(c: Comparison): MemoryBenchResult | undefined {
   const m = c.measurements.find((x) => x.workload === 'cache' && x.system === 'joblib-ts-auto' && x.result.ok);
   return m?.result.memory as MemoryBenchResult | undefined;
 }
@@ -328,7 +329,7 @@ function cacheSection(c: Comparison): string[] {
     '',
     '| Measure | joblib-ts | Python joblib |',
     '|---|--:|--:|',
-    row('Hit in the cache that stored it', ts && `${us(ts.lruHitUs)} (in-memory LRU; first pass ${us(ts.lruFirstPassUs)})`, py && `${us(py.hitUs)} (from its file)`),
+    row('Hit in the cache that stored it', ts && `${us(ts.lruHitUs)} (in-memory LRU, warm; first pass ${us(ts.lruFirstPassUs)})`, py && `${us(py.hitUs)} (from its file)`),
     row('Hit in a freshly opened cache', ts && `${us(ts.sqliteHitUs)} (SQLite)`, py && `${us(py.freshHitUs)} (from its file)`),
     row('Time a miss adds to the computation', us(ts?.missOverheadUs), us(py?.missOverheadUs)),
     row('Hash of a 64 MiB Float64Array (numpy array)', rate(ts?.hashMibPerSec), rate(py?.hashMibPerSec)),

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the side-by-side comparison of bench/compare.ts (joblib-ts against the loop,
- * piscina, workerpool, threads.js, bare worker_threads and Python joblib when installed), then the
- * batchSize 'auto' section (bench/auto-batch.ts) and the Memory section (bench/memory.ts) from the
- * same runs. Writes bench/RESULTS.md and bench/speedup.svg, and prints the Markdown.
+ * piscina, workerpool, threads.js, bare worker_threads and Python joblib when installed), whose last
+ * section holds the Memory figures of bench/memory.ts next to Python joblib's; then what bounds W1,
+ * W5 and W6 (bench/limits.ts) and the batchSize 'auto' section (bench/auto-batch.ts), from the same
+ * runs. Writes bench/RESULTS.md and bench/speedup.svg, and prints the Markdown.
  *
  * Options (after `npm run bench --`):
  *   --quick            fewer tasks, 3 repetitions: under a minute or so, for development
@@ -23,8 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { autoBatchMarkdown } from './auto-batch.js';
 import { runComparison, type SystemId } from './compare.js';
 import { limitsMarkdown, measureLimits } from './limits.js';
-import { memoryMarkdown } from './memory.js';
-import { comparisonMarkdown, joblibTsMemory, speedupSeries } from './report.js';
+import { comparisonMarkdown, speedupSeries } from './report.js';
 import { speedupSvg } from './svg.js';
 
 const args = process.argv.slice(2);
@@ -45,13 +45,11 @@ const comparison = await runComparison({
   ...(systems ? { systems } : {}),
 });
 
-const memory = joblibTsMemory(comparison);
 const limits = measureLimits(comparison);
 const markdown = [
   comparisonMarkdown(comparison),
   ...(limits.length > 0 ? [limitsMarkdown(limits)] : []),
   autoBatchMarkdown(comparison),
-  ...(memory ? [memoryMarkdown(memory)] : []),
 ].join('\n');
 const svg = speedupSvg(speedupSeries(comparison), {
   title: 'Speedup over a plain loop against task duration',

@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { openSqliteStore } from '../dist/sqlite-store.js';
 import type { NewEntry } from '../dist/store.js';
+import { median } from './stats.js';
 
 /** Store latencies, in microseconds (medians). */
 export interface StoreLatency {
@@ -26,11 +27,6 @@ export interface StoreLatency {
   readonly setManyPerEntryUs: number;
 }
 
-const median = (xs: readonly number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 const round = (us: number): number => Math.round(us * 10) / 10;
 
 /** A small value of the kind a memoized function returns: a few numbers and a typed array. */

@@ -1,6 +1,6 @@
 /**
  * bench/speedup.svg, written as SVG text: speedup over the loop against task duration, both axes
- * logarithmic, one line per system, the 2x limit of two workers dashed.
+ * logarithmic, one line per system, dashed the limit that the workers set (a speedup of `limit`, their number).
  */
 
 export interface Series {
@@ -75,7 +75,7 @@ export function speedupSvg(series: readonly Series[], options: ChartOptions): st
   }
   // Legend.
   const lx = PLOT.right + 22;
-  out.push(`<text x="${lx}" y="${PLOT.top + 4}" font-weight="bold">2 workers each</text>`);
+  out.push(`<text x="${lx}" y="${PLOT.top + 4}" font-weight="bold">${options.limit} workers each</text>`);
   series.forEach((s, i) => {
     const ly = PLOT.top + 26 + i * 22;
     const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';

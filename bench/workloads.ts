@@ -135,7 +135,7 @@ export function workloadSpecs(quick: boolean): WorkloadSpec[] {
  * (enough to start the workers and let the JIT compile the task everywhere). `shared` warms up on
  * 10 tasks over a small array.
  */
-export function warmTasks(spec: WorkloadSpec): number {
+function warmTasks(spec: WorkloadSpec): number {
   if (spec.kind === 'shared') return 10;
   let n = Math.min(2_000, Math.ceil(spec.tasks / 20));
   if (spec.kind === 'spin') {
@@ -164,7 +164,7 @@ export function taskOf(spec: WorkloadSpec): TaskName {
 }
 
 /** The cost of task `index` of `tasks`, in units. */
-export function costUnits(shape: CostShape, index: number, tasks: number): number {
+function costUnits(shape: CostShape, index: number, tasks: number): number {
   switch (shape) {
     case 'constant':
       return 1;
@@ -206,7 +206,7 @@ export function buildArgs(spec: WorkloadSpec, calibration: Calibration, warm: bo
 }
 
 /** Passes over its slice that make a `shared` task last about `unitUs`. */
-export function slicePasses(spec: WorkloadSpec, calibration: Calibration): number {
+function slicePasses(spec: WorkloadSpec, calibration: Calibration): number {
   const sliceLength = (spec.arrayBytes ?? MIB) / 8 / spec.tasks;
   return Math.max(1, Math.round(((spec.unitUs ?? 1000) * 1000) / (sliceLength * calibration.sliceNsPerElement)));
 }

@@ -85,7 +85,7 @@ class Point {
 const makePoint = (x: number): Point => new Point(x);
 
 /** Runs `check` and returns what it threw, a ParallelEquivalenceError. */
-async function failure(check: Promise<void>): Promise<ParallelEquivalenceError> {
+async function failure(check: Promise<unknown>): Promise<ParallelEquivalenceError> {
   const error = await check.then(
     () => assert.fail('expected the check to fail'),
     (e: unknown) => e,
@@ -101,7 +101,8 @@ function only<A extends unknown[]>(tasks: A[], options: GeneratedParallelOptions
 
 describe('checkParallelEquivalence', () => {
   it('passes for a deterministic function, on worker threads and in the calling thread', async () => {
-    await checkParallelEquivalence(simulate, simulateArgs, { numRuns: 40 });
+    const run = await checkParallelEquivalence(simulate, simulateArgs, { numRuns: 40, seed: 7 });
+    assert.deepEqual(run, { runs: 40, seed: 7 }, 'what ran, as fast-check reports it');
     await checkParallelEquivalence(simulate, simulateArgs, { numRuns: 15, backend: 'async' });
     await checkParallelEquivalence(simulate, simulateArgs, { numRuns: 15, backend: 'sequential' });
   });

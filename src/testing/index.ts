@@ -20,6 +20,7 @@ export type {
   CheckParallelEquivalenceOptions,
   ParallelEquivalenceOptions,
   EquivalenceCase,
+  EquivalenceRun,
   GeneratedParallelOptions,
 } from './property.js';
 export { deepEqual } from './equality.js';

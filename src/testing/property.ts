@@ -212,7 +212,7 @@ export function parallelEquivalenceProperty<A extends unknown[], R>(
  * @param fn the function a loop calls: a self-contained function or a `task()` for the `'threads'` backend
  * @param argsArbitrary generates the argument tuple of one task
  * @param options {@link ParallelEquivalenceOptions} and fast-check's parameters
- * @returns when every run passed
+ * @returns once every case passed: how many cases ran, and the seed of the run
  * @throws ParallelEquivalenceError with fast-check's report: the shrunk counterexample (argument
  * tuples and Parallel options), the `seed` and `path` that replay it, and the difference found
  * @throws InvalidOptionError (`ERR_INVALID_OPTION`) for an invalid option
@@ -228,7 +228,7 @@ export async function checkParallelEquivalence<A extends unknown[], R>(
   fn: (...args: A) => R,
   argsArbitrary: fc.Arbitrary<A>,
   options: CheckParallelEquivalenceOptions<A, Awaited<R>> = {},
-): Promise<void> {
+): Promise<EquivalenceRun> {
   const { backend, compare, maxTasks, memory, ...fastCheckParameters } = options;
   const property = parallelEquivalenceProperty(fn, argsArbitrary, {
     ...(backend !== undefined ? { backend } : {}),
@@ -237,15 +237,22 @@ export async function checkParallelEquivalence<A extends unknown[], R>(
     ...(memory !== undefined ? { memory } : {}),
   });
   const parameters: fc.Parameters<[EquivalenceCase<A>]> = { includeErrorInReport: true, ...fastCheckParameters };
-  if (parameters.reporter !== undefined || parameters.asyncReporter !== undefined) {
-    // A reporter of the caller's decides what a failure does.
-    await fc.assert(property, parameters);
-    return;
-  }
   const details = await fc.check(property, parameters);
-  if (!details.failed) return;
+  const run: EquivalenceRun = { runs: details.numRuns, seed: details.seed };
+  // A reporter of the caller's decides what a failure does, as under fc.assert.
+  if (parameters.asyncReporter !== undefined) await parameters.asyncReporter(details);
+  else if (parameters.reporter !== undefined) parameters.reporter(details);
+  if (!details.failed || parameters.asyncReporter !== undefined || parameters.reporter !== undefined) return run;
   const report = (await fc.asyncDefaultReportMessage(details)) ?? `Property failed after ${details.numRuns} tests`;
   throw new ParallelEquivalenceError(report, details);
+}
+
+/** What a passing {@link checkParallelEquivalence} ran. */
+export interface EquivalenceRun {
+  /** Cases generated and checked (fast-check's `numRuns` of the run). */
+  readonly runs: number;
+  /** The seed of the run (pass it as `seed` to run the same cases again). */
+  readonly seed: number;
 }
 
 /**

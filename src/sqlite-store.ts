@@ -22,7 +22,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ClosedError, InvalidOptionError, describeValue } from './errors.js';
-import { decodeValue, decodedCopy, encodeEntries } from './store.js';
+import { decodeValue, encodeEntries } from './store.js';
 import type { CacheStore, EncodedEntry, EntryMeta, ListedEntry, NewEntry, SetOptions, StoreWarning, StoredEntry } from './store.js';
 import { BrokenEntries } from './broken-entries.js';
 import type { RepairParts } from './broken-entries.js';
@@ -136,7 +136,7 @@ class SqliteStore implements CacheStore {
       else {
         try {
           const value = decodeValue(ref.bytes);
-          this.front.remember(key, { bytes: ref.bytes, meta: stored, decoded: decodedCopy(value, ref.bytes.length) }, mark);
+          this.front.remember(key, ref.bytes, stored, value, mark);
           fill(key, meta, value, ref.bytes);
         } catch (error) {
           broken.add(key, ref, `value cannot be decoded (${messageOf(error)})`, error);

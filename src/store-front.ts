@@ -12,8 +12,8 @@ import type { Decoded, EncodedEntry, EntryMeta, StoredEntry } from './store.js';
 export interface FrontItem {
   readonly bytes: Buffer;
   readonly meta: EntryMeta;
-  /** See {@link EncodedEntry.decoded}; `undefined` until first read. */
-  readonly decoded: Decoded | null | undefined;
+  /** See {@link EncodedEntry.decoded}. */
+  readonly decoded: Decoded | null;
 }
 
 export class StoreFront<Pending extends EncodedEntry> {
@@ -43,11 +43,7 @@ export class StoreFront<Pending extends EncodedEntry> {
     const item = this.pending.get(key) ?? this.lru?.get(key);
     if (!item) return undefined;
     // Only bytes that were just encoded or that decoded once are held, so decoding cannot fail here.
-    let decoded = item.decoded;
-    if (decoded === undefined) {
-      decoded = decodedCopy(decodeValue(item.bytes), item.bytes.length);
-      this.lru?.set(key, { ...item, decoded });
-    }
+    const { decoded } = item;
     const value = decoded === null ? decodeValue(item.bytes) : decoded.copy ? copyPlain(decoded.value) : decoded.value;
     return { value, meta: this.withTouch(key, item.meta) };
   }
@@ -61,14 +57,12 @@ export class StoreFront<Pending extends EncodedEntry> {
     return this.generation;
   }
 
-  /** Keys are about to be written or deleted. */
-  changing(): void {
-    this.generation++;
-  }
-
-  /** Keeps a value read from the database, unless something was written or deleted since `mark`. */
-  remember(key: string, item: FrontItem, mark: number): void {
-    if (mark === this.generation) this.lru?.set(key, item);
+  /**
+   * Keeps a value read from the database (`value` decoded from `bytes`), unless something was
+   * written or deleted since `mark`. Its decoded copy is made only then.
+   */
+  remember(key: string, bytes: Buffer, meta: EntryMeta, value: unknown, mark: number): void {
+    if (this.lru && mark === this.generation) this.lru.set(key, { bytes, meta, decoded: decodedCopy(value, bytes.length) });
   }
 
   /** Queues entries for the write-behind; each replaces a queued entry of its key. */

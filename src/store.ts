@@ -178,7 +178,7 @@ export function encodeEntries(entries: readonly NewEntry[], warn: (warning: Stor
 }
 
 /** Whether `value` is a primitive, which nobody can change and which decodes to itself. */
-export const isPrimitive = (value: unknown): boolean => value === null || (typeof value !== 'object' && typeof value !== 'function');
+const isPrimitive = (value: unknown): boolean => value === null || (typeof value !== 'object' && typeof value !== 'function');
 
 /**
  * Whether {@link copyPlain} copies `value` exactly: a tree (no object reached twice, so no cycle and
@@ -186,7 +186,7 @@ export const isPrimitive = (value: unknown): boolean => value === null || (typeo
  * (not DataView), Dates, Maps and Sets. That is most results, and copying them this way is several
  * times cheaper than decoding their bytes again; anything else is decoded each time.
  */
-export function isPlainTree(value: unknown): boolean {
+function isPlainTree(value: unknown): boolean {
   try {
     return plainTree(value, new Set());
   } catch {

@@ -30,7 +30,7 @@ export class BrokenEntries {
 
   /** The entry of `key`, read as `ref`, is broken; `message` says how. */
   add(key: string, ref: Ref, message: string, cause?: unknown, code: StoreWarning['code'] = 'CORRUPT_ENTRY'): void {
-    const warning = { code, key, message: `cache entry ${key}: ${message}; the entry was deleted` };
+    const warning = { code, key, message: `cache entry ${key}: ${message}` };
     this.found.push({ key, ref, warning: cause === undefined ? warning : { ...warning, cause } });
   }
 
@@ -41,6 +41,7 @@ export class BrokenEntries {
   async delete(db: Db, { database, files, front, warn }: RepairParts): Promise<void> {
     const broken = this.found;
     let confirmed: readonly Broken[] = broken;
+    let outcome = 'the entry was deleted';
     const keys = broken.map((b) => b.key);
     try {
       confirmed = await database.exclusive(() => inTransaction(db, async () => {
@@ -54,8 +55,9 @@ export class BrokenEntries {
         return still;
       }, () => front.forgetStored(keys)));
     } catch (error) {
+      outcome = 'it could not be deleted';
       warn({ code: 'STORE_ERROR', message: `could not delete ${broken.length} broken cache entries: ${messageOf(error)}`, cause: error });
     }
-    for (const { warning } of confirmed) warn(warning);
+    for (const { warning } of confirmed) warn({ ...warning, message: `${warning.message}; ${outcome}` });
   }
 }

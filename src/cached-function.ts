@@ -138,7 +138,7 @@ export function makeCachedFunction<F extends AnyFunction>(
   };
   const lookupOne = async (key: string) => {
     // Until older versions are dropped, no hit may be served from memory.
-    if (!backend.isRetired(identity)) await backend.retire(identity);
+    await backend.retire(identity);
     const [hit] = await backend.lookup(identity, [key], validate);
     return hit;
   };

@@ -67,9 +67,11 @@ export class Memory implements AsyncDisposable {
   private opened: Promise<CacheStore> | undefined;
   /** The store once open, for the hits answered synchronously from memory. */
   private current: CacheStore | undefined;
-  private retired = new Map<string, Promise<void>>();
-  /** Identities whose older versions have been dropped since the store was opened. */
-  private retiredIds = new Set<string>();
+  /**
+   * Per identity, since the store was opened: the dropping of its older versions under way, or
+   * `true` once done. A failed drop is forgotten, so that the next call tries again.
+   */
+  private retired = new Map<string, Promise<void> | true>();
   /** Bytes stored, as far as this process knows (an upper bound), while `bytesLimit` is set. */
   private storedBytes: number | undefined;
 
@@ -127,7 +129,8 @@ export class Memory implements AsyncDisposable {
   async reduceSize(limits: ReduceSizeLimits = {}): Promise<number> {
     const store = await this.store();
     if (!store) return 0;
-    await store.flush();
+    // list() includes what is queued to be written, and deleteMany() drops it from the queue: no
+    // flush is needed, and none is made (under bytesLimit this runs after writes, which stay batched).
     const entries = (await store.list()).sort((a, b) => a.lastUsedAt - b.lastUsedAt);
     const now = Date.now();
     let bytes = entries.reduce((sum, e) => sum + e.size, 0);
@@ -164,7 +167,6 @@ export class Memory implements AsyncDisposable {
     this.opened = undefined;
     this.current = undefined;
     this.retired = new Map();
-    this.retiredIds = new Set();
     if (opened) await (await opened.catch(() => undefined))?.close();
   }
 
@@ -256,17 +258,21 @@ export class Memory implements AsyncDisposable {
         await memory.autoEvict(store, written);
       },
       retire(identity) {
-        let done = memory.retired.get(identity.id);
-        if (!done) {
-          const retired = memory.retired;
-          done = memory.dropOtherVersions(identity).then(() => {
-            if (memory.retired === retired) memory.retiredIds.add(identity.id); // not if close() came meanwhile
-          });
-          memory.retired.set(identity.id, done);
-        }
+        const state = memory.retired.get(identity.id);
+        if (state === true) return Promise.resolve();
+        if (state) return state;
+        const retired = memory.retired; // close() starts a new map: a drop it outlived marks nothing
+        const done: Promise<void> = memory.dropOtherVersions(identity).then(
+          () => void (retired.get(identity.id) === done && retired.set(identity.id, true)),
+          (error: unknown) => {
+            if (retired.get(identity.id) === done) retired.delete(identity.id);
+            throw error;
+          },
+        );
+        retired.set(identity.id, done);
         return done;
       },
-      isRetired: (identity) => memory.retiredIds.has(identity.id),
+      isRetired: (identity) => memory.retired.get(identity.id) === true,
       async clearFunction(identity) {
         const store = await memory.store();
         if (!store) return;

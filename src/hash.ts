@@ -62,11 +62,15 @@ class Encoder {
   private root = '';
   private digest!: Digest128;
 
-  /** Gets ready to walk a new value (what a walk cut short by a throw left is cleared). */
+  /** Gets ready to walk a new value ({@link release} cleared what the last walk left). */
   start(root: string, digest: Digest128): void {
     this.root = root;
     this.digest = digest;
     this.pos = 0;
+  }
+
+  /** Lets go of the walked value's containers and path. */
+  forget(): void {
     this.path.length = 0;
     this.ancestors.clear();
   }
@@ -124,9 +128,10 @@ class Encoder {
     const n = s.length;
     if (n * 3 + 4 > SCRATCH_SIZE) {
       if (!isWellFormed(s)) return this.utf16(s);
-      this.u32(Buffer.byteLength(s, 'utf8'));
+      const utf8 = Buffer.from(s, 'utf8');
+      this.u32(utf8.length);
       this.flush();
-      return void this.digest.update(Buffer.from(s, 'utf8'));
+      return void this.digest.update(utf8);
     }
     this.ensure(n * 3 + 4);
     const start = this.pos + 4;
@@ -277,7 +282,7 @@ class Encoder {
       digests.push(this.digest.bytes());
       index++;
     }
-    this.digest.load(outer); // after a throw the encoder is dropped, so no finally is needed
+    this.digest.load(outer); // after a throw the digest is reset before its next use, so no finally is needed
     digests.sort(Buffer.compare);
     this.byte(tag);
     this.u32(digests.length);
@@ -341,9 +346,10 @@ function startEncoder(root: string, domain: number): Encoder {
   return e;
 }
 
-/** Gives the encoder and its digest back. */
+/** Gives the encoder and its digest back, holding nothing of the value (a walk a throw cut short leaves it mid-way). */
 function release(e: Encoder): void {
   releaseDigest(e.digestInUse);
+  e.forget();
   spareEncoder = e;
 }
 

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { HASH_FORMAT_VERSION, hash, hashArguments } from '../dist/hash.js';
 import { acquireDigest, loadFastDigest, releaseDigest, typescriptDigest } from '../dist/hash-digest.js';
 import { Xxh64 } from '../dist/xxhash64.js';
@@ -274,7 +276,7 @@ describe('hash: format', () => {
 
   it('hashes equal structures alike in another process', async () => {
     // The other process hashes at once, before its WebAssembly build is loaded; this one after.
-    await loadFastDigest();
+    assert.equal(await loadFastDigest(), true);
     const { stdout } = await promisify(execFile)(process.execPath, [fixture]);
     const shared = { leaf: 'shared' };
     const expected = {
@@ -284,8 +286,25 @@ describe('hash: format', () => {
       misc: hash([/re+/gi, new Date(86_400_000), new Point(1, 2), 'ünïcødé ✓', , 'end']),
       dag: hash({ first: shared, second: { leaf: 'shared' } }),
       args: hashArguments([{ j: 1, k: 2 }, 'x']),
+      // Byte runs the digest takes without the scratch buffer, and over one 64 KiB piece.
+      large: hash({ text: 'é'.repeat(40_000), values: new Float64Array(20_000).map((_, i) => i / 7) }),
     };
     assert.deepEqual(JSON.parse(stdout), expected);
+  });
+});
+
+describe('hash: memory', () => {
+  it('holds nothing of a value whose hashing threw', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const ref = ((): WeakRef<object> => {
+      const value = { data: new Float64Array(1_000), f: () => 0 };
+      assert.throws(() => hash(value), { code: 'ERR_UNHASHABLE' });
+      return new WeakRef(value);
+    })();
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job ends
+    gc();
+    assert.equal(ref.deref(), undefined, 'the value is still reachable from the encoder kept for the next hash');
   });
 });
 
@@ -318,7 +337,7 @@ describe('hash: the digest', () => {
   });
 
   it('restores a saved state in both implementations', async () => {
-    await loadFastDigest();
+    assert.equal(await loadFastDigest(), true);
     const wasm = acquireDigest();
     try {
       for (const digest of [typescriptDigest(), wasm]) {

@@ -2,7 +2,7 @@
 // ship no declarations; this declares the one that joblib-ts loads. It is CommonJS: its exports
 // arrive as the default export.
 declare module 'hash-wasm/dist/xxhash64.umd.min.js' {
-  interface Hasher {
+  export interface Hasher {
     init(): Hasher;
     update(data: Uint8Array | string): Hasher;
     digest(outputType: 'hex'): string;

@@ -240,6 +240,71 @@ describe('checkParallelEquivalence', () => {
   });
 });
 
+describe('deepEqual', () => {
+  // Beside an invalid Date, every other part is still compared as isDeepStrictEqual compares it.
+  const invalid = () => new Date(Number.NaN);
+  const bytes = (...values: number[]) => new Uint8Array(values).buffer;
+  const shared = (value: number) => {
+    const buffer = new SharedArrayBuffer(1);
+    new Uint8Array(buffer)[0] = value;
+    return buffer;
+  };
+
+  it('tells apart Errors with different messages or names beside an invalid Date', () => {
+    assert.equal(deepEqual([invalid(), new Error('a')], [invalid(), new Error('b')]), false);
+    assert.equal(deepEqual({ when: invalid(), error: new TypeError('a') }, { when: invalid(), error: new RangeError('a') }), false);
+  });
+
+  it('tells apart ArrayBuffers and SharedArrayBuffers with different bytes beside an invalid Date', () => {
+    assert.equal(deepEqual([invalid(), bytes(1, 2)], [invalid(), bytes(1, 3)]), false);
+    assert.equal(deepEqual([invalid(), bytes(1)], [invalid(), bytes(1, 0)]), false);
+    assert.equal(deepEqual(new Map<string, unknown>([['when', invalid()], ['raw', shared(1)]]), new Map<string, unknown>([['when', invalid()], ['raw', shared(2)]])), false);
+  });
+
+  it('tells apart boxed numbers, bigints and strings with different values beside an invalid Date', () => {
+    assert.equal(deepEqual([invalid(), new Number(1)], [invalid(), new Number(2)]), false);
+    assert.equal(deepEqual([invalid(), Object(1n)], [invalid(), Object(2n)]), false);
+    assert.equal(deepEqual(new Set([invalid(), new String('a')]), new Set([invalid(), new String('b')])), false);
+  });
+
+  it('tells apart prototypes and own properties of the containers around an invalid Date', () => {
+    class Stamp extends Date {}
+    class Registry extends Map<string, unknown> {}
+    assert.equal(deepEqual(new Stamp(Number.NaN), invalid()), false);
+    assert.equal(deepEqual(new Registry([['when', invalid()]]), new Map([['when', invalid()]])), false);
+    assert.equal(deepEqual(Object.assign([invalid()], { unit: 's' }), Object.assign([invalid()], { unit: 'ms' })), false);
+    assert.equal(deepEqual(Object.assign(new Set([invalid()]), { unit: 's' }), new Set([invalid()])), false);
+    assert.equal(deepEqual([invalid()], [Object.create(Date.prototype)]), false);
+  });
+
+  it('compares equal values beside invalid Dates as equal, shared references and cycles included', () => {
+    class Reading {
+      constructor(readonly at: Date, readonly raw: ArrayBuffer) {}
+    }
+    const sample = () => {
+      const when = invalid();
+      const value: Record<string, unknown> = {
+        when,
+        again: when,
+        error: new Error('a'),
+        raw: bytes(1, 2),
+        shared: shared(1),
+        boxed: [new Number(1), Object(1n), new String('a'), new Boolean(true)],
+        url: new URL('https://example.org/a'),
+        reading: new Reading(invalid(), bytes(3)),
+        tagged: new Map([[invalid(), new Set([invalid()])]]),
+      };
+      value.self = value;
+      return value;
+    };
+    assert.equal(deepEqual(sample(), sample()), true);
+    assert.equal(deepEqual(invalid(), invalid()), true);
+    const other = sample();
+    other.url = new URL('https://example.org/b');
+    assert.equal(deepEqual(sample(), other), false);
+  });
+});
+
 describe('parallelEquivalenceProperty', () => {
   it('is an fc.asyncProperty for fc.assert: holds for a deterministic function, fails for a broken one', async () => {
     await fc.assert(parallelEquivalenceProperty(simulate, simulateArgs, { maxTasks: 20 }), { numRuns: 30 });

@@ -3,7 +3,7 @@
  * unordered results, equality of failures (same `name` and `message`), and short readable texts of
  * values and of where two values first differ.
  */
-import { inspect, isDeepStrictEqual } from 'node:util';
+import { inspect, isDeepStrictEqual, types } from 'node:util';
 
 /**
  * Deep equality of two results: `node:util`'s `isDeepStrictEqual` (same prototypes, `NaN` equals
@@ -17,54 +17,95 @@ import { inspect, isDeepStrictEqual } from 'node:util';
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (isDeepStrictEqual(a, b)) return true;
   // isDeepStrictEqual compares Dates by getTime() with ===, so an invalid Date differs from itself.
+  // The scan, which copies nothing, keeps unequal values without invalid Dates as cheap to reject.
   if (!containsInvalidDate(a, new Set()) || !containsInvalidDate(b, new Set())) return false;
   return isDeepStrictEqual(withInvalidDatesMarked(a, new Map()), withInvalidDatesMarked(b, new Map()));
 }
 
-/** Stands for an invalid Date in {@link withInvalidDatesMarked}: all markers are deep-equal. */
-class InvalidDate {}
+/**
+ * The own property that marks the stand-in for an invalid Date in {@link withInvalidDatesMarked}:
+ * module-private, so that no other object compares equal to a stand-in.
+ */
+const invalidDateMark = Symbol('invalid Date');
 
-function isInvalidDate(value: unknown): boolean {
-  return value instanceof Date && Number.isNaN(value.getTime());
+function isInvalidDate(value: object): boolean {
+  // The intrinsic getTime, as isDeepStrictEqual reads it: a subclass may override getTime, and an
+  // object that merely inherits from Date.prototype has no time to read.
+  return types.isDate(value) && Number.isNaN(Date.prototype.getTime.call(value));
 }
 
-/** The values held by a container the invalid-Date rewrite walks into (arrays, objects, Maps, Sets). */
-function children(value: object): unknown[] {
-  if (value instanceof Map) return [...value.keys(), ...value.values()];
-  if (value instanceof Set) return [...value];
-  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp) return [];
-  return Reflect.ownKeys(value).map((key) => Object.getOwnPropertyDescriptor(value, key)?.value);
+/**
+ * How {@link withInvalidDatesMarked} copies `value`, or `undefined` when it passes `value` through
+ * unchanged. A copy can only hold what is reachable as properties and entries, so only objects that
+ * isDeepStrictEqual compares by those alone are copied: an Error, a boxed primitive, an ArrayBuffer
+ * or a URL keeps what it is compared by in internal slots or private fields that a copy would lack.
+ */
+function containerKind(value: object): 'array' | 'map' | 'set' | 'object' | undefined {
+  if (Array.isArray(value)) return 'array';
+  if (types.isMap(value)) return 'map';
+  if (types.isSet(value)) return 'set';
+  // Without a Symbol.toStringTag, the tag Object excludes Errors, boxed primitives, Dates and RegExps,
+  // and isDeepStrictEqual compares any object with that tag by its prototype and own properties only.
+  if (!(Symbol.toStringTag in value) && Object.prototype.toString.call(value) === '[object Object]') return 'object';
+  return undefined;
 }
 
+/** Whether an invalid Date is reachable through the objects {@link withInvalidDatesMarked} copies. */
 function containsInvalidDate(value: unknown, seen: Set<object>): boolean {
   if (typeof value !== 'object' || value === null || seen.has(value)) return false;
   if (isInvalidDate(value)) return true;
   seen.add(value);
-  return children(value).some((child) => containsInvalidDate(child, seen));
+  const kind = containerKind(value);
+  if (kind === undefined) return false;
+  if (kind === 'map') {
+    for (const [k, v] of Map.prototype.entries.call(value as Map<unknown, unknown>)) {
+      if (containsInvalidDate(k, seen) || containsInvalidDate(v, seen)) return true;
+    }
+  } else if (kind === 'set') {
+    for (const v of Set.prototype.values.call(value as Set<unknown>)) if (containsInvalidDate(v, seen)) return true;
+  }
+  for (const key of Reflect.ownKeys(value)) {
+    if (containsInvalidDate(Object.getOwnPropertyDescriptor(value, key)?.value, seen)) return true;
+  }
+  return false;
 }
 
-/** A copy of `value` with every invalid Date replaced by an {@link InvalidDate}; sharing and cycles kept. */
-function withInvalidDatesMarked(value: unknown, copies: Map<object, unknown>): unknown {
+/**
+ * A copy of `value` in which every invalid Date is a stand-in that isDeepStrictEqual finds equal to
+ * every other stand-in with the same prototype and own properties, and unequal to anything else.
+ * Arrays, Maps, Sets and objects compared by their properties are copied with their prototypes and
+ * own properties; every other object is passed through unchanged. Sharing and cycles are kept.
+ */
+function withInvalidDatesMarked(value: unknown, copies: Map<object, object>): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  if (isInvalidDate(value)) return new InvalidDate();
-  if (copies.has(value)) return copies.get(value);
-  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp) return value;
-  if (value instanceof Map) {
-    const copy = new Map();
-    copies.set(value, copy);
-    for (const [k, v] of value) copy.set(withInvalidDatesMarked(k, copies), withInvalidDatesMarked(v, copies));
-    return copy;
-  }
-  if (value instanceof Set) {
-    const copy = new Set();
-    copies.set(value, copy);
-    for (const v of value) copy.add(withInvalidDatesMarked(v, copies));
-    return copy;
-  }
-  const copy: Record<PropertyKey, unknown> = Array.isArray(value)
-    ? new Array<unknown>(value.length)
-    : Object.create(Object.getPrototypeOf(value) as object | null);
+  const known = copies.get(value);
+  if (known !== undefined) return known;
+  const kind = isInvalidDate(value) ? 'invalid Date' : containerKind(value);
+  if (kind === undefined) return value;
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  const copy: object =
+    kind === 'array'
+      ? new Array<unknown>((value as unknown[]).length)
+      : kind === 'map'
+        ? new Map()
+        : kind === 'set'
+          ? new Set()
+          : (Object.create(prototype) as object);
+  if (Object.getPrototypeOf(copy) !== prototype) Object.setPrototypeOf(copy, prototype);
+  // The stand-in is an ordinary object, not a Date: isDeepStrictEqual compares it by prototype and
+  // own properties, the mark included.
+  if (kind === 'invalid Date') Object.defineProperty(copy, invalidDateMark, { value: true, enumerable: true });
   copies.set(value, copy);
+  // The intrinsic methods, so that a subclass overriding set, add or the iterators changes nothing.
+  if (kind === 'map') {
+    for (const [k, v] of Map.prototype.entries.call(value as Map<unknown, unknown>)) {
+      Map.prototype.set.call(copy as Map<unknown, unknown>, withInvalidDatesMarked(k, copies), withInvalidDatesMarked(v, copies));
+    }
+  } else if (kind === 'set') {
+    for (const v of Set.prototype.values.call(value as Set<unknown>)) {
+      Set.prototype.add.call(copy as Set<unknown>, withInvalidDatesMarked(v, copies));
+    }
+  }
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Object.getOwnPropertyDescriptor(value, key);
     if (!descriptor || (Array.isArray(value) && key === 'length')) continue;

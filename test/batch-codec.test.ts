@@ -16,6 +16,19 @@ import {
 import { Parallel, delayed } from '../dist/index.js';
 
 describe('batch encoding', () => {
+  it('packs each argument position into an Int32Array when it holds only 32-bit integers, else a Float64Array', () => {
+    const lists = [[1, 2 ** 31 - 1, 0.5], [-(2 ** 31), 2 ** 31, 7]];
+    const encoded = encodeArgs(lists);
+    assert.ok(encoded.kind === 'numbers');
+    assert.deepEqual(encoded.columns.map((c) => c.constructor.name), ['Int32Array', 'Float64Array', 'Float64Array']);
+    const collect = (...args: unknown[]) => args;
+    assert.deepStrictEqual([0, 1].map((i) => callWithArgs(collect, encoded, i)), lists);
+    const zeros = encodeArgs([[0], [-0]]);
+    assert.ok(zeros.kind === 'numbers');
+    assert.equal(zeros.columns[0]?.constructor.name, 'Float64Array', '-0 is not an int32');
+    assert.ok(Object.is((callWithArgs(collect, zeros, 1) as unknown[])[0], -0));
+  });
+
   it('packs numeric arguments of one arity into a Float64Array, keeping -0 and NaN', () => {
     const encoded = encodeArgs([[1, -0], [NaN, 2.5], [3, 4]]);
     assert.equal(encoded.kind, 'numbers');

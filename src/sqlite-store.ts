@@ -288,8 +288,8 @@ class SqliteStore implements CacheStore {
         // Temp files of entries no longer current stay in `temps`, which `finally` removes.
         const wanted = new Set(prepared.map((p) => p.key));
         const moving = new Map([...temps].filter(([key]) => wanted.has(key)));
-        await this.files.moveIntoPlace(moving);
-        for (const key of wanted) if (!moving.has(key)) temps.delete(key);
+        await this.files.moveIntoPlace(moving); // takes each file it renamed out of `moving`
+        for (const key of wanted) if (!moving.has(key)) temps.delete(key); // renamed: no temp file left
         // The statements go out together (one connection, inside our transaction), and every one
         // is awaited before COMMIT or ROLLBACK, so none can land outside the transaction.
         const settled = await Promise.allSettled(prepared.map((p) => db.keyv.set(p.key, p.ref)));

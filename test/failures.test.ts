@@ -33,9 +33,13 @@ describe('failures and cancellation', () => {
   });
 
   it('reports the lowest failing index when several tasks fail', async () => {
+    // The failures after the first wait 50 ms before they throw: the first failure then happens
+    // before any other, whichever worker starts first (the reported one is the lowest among the
+    // tasks that ran, and a task that has not started when a failure stops the call never runs).
     const fail = (i: number) => {
-      if (i % 7 === 3) throw new Error(`bad ${i}`);
-      return i;
+      if (i % 7 !== 3) return i;
+      for (const until = Date.now() + (i > 3 ? 50 : 0); Date.now() < until; );
+      throw new Error(`bad ${i}`);
     };
     for (const nJobs of [1, 2]) {
       await assert.rejects(Parallel({ nJobs, batchSize: 4 })(range(40).map((i) => delayed(fail)(i))), (error: Error & { taskIndex: number }) => {

@@ -13,6 +13,8 @@ export interface BatchSizer {
   readonly adaptive: boolean;
   /** Estimated cost of one task in ms, once measured (adaptive sizers only). */
   readonly taskCostMs: number | undefined;
+  /** Whether {@link taskCostMs} rests on a batch of this call, not only on {@link startFrom}. */
+  readonly costMeasured: boolean;
   /** Starts from a cost measured before, by an earlier call of the same function. */
   startFrom(perTaskMs: number): void;
 }
@@ -21,6 +23,7 @@ export interface BatchSizer {
 export class FixedBatchSizer implements BatchSizer {
   readonly adaptive = false;
   readonly taskCostMs = undefined;
+  readonly costMeasured = false;
   constructor(private readonly size: number) {}
   current(): number {
     return this.size;
@@ -57,9 +60,14 @@ export class AutoBatchSizer implements BatchSizer {
   readonly adaptive = true;
   private size = 1;
   private perTaskMs: number | undefined;
+  private measured = false;
 
   current(): number {
     return this.size;
+  }
+
+  get costMeasured(): boolean {
+    return this.measured;
   }
 
   /** Estimated cost of one task in ms, once a batch has been measured. */
@@ -80,6 +88,7 @@ export class AutoBatchSizer implements BatchSizer {
   record(tasks: number, durationMs: number): void {
     if (tasks <= 0 || !(durationMs >= 0)) return;
     const sample = durationMs / tasks;
+    this.measured = true;
     this.perTaskMs = this.perTaskMs === undefined ? sample : (1 - SMOOTHING) * this.perTaskMs + SMOOTHING * sample;
     // Quick to shrink, slow to grow: a batch that ran long is evidence enough (it keeps the other
     // workers waiting at the end); growth follows the average, at most x2 per step.
@@ -109,7 +118,10 @@ export function nextBatchSize(sizer: BatchSizer, remaining: number | undefined, 
   const size = sizer.current();
   if (!sizer.adaptive || remaining === undefined) return size;
   const cost = sizer.taskCostMs;
-  const floor = cost !== undefined && cost > 0 ? Math.ceil(SHORTEST_TAIL_BATCH_MS / cost) : 1;
+  // Only a cost this call has measured sets the floor. One recalled from an earlier call can be far
+  // off: after a warm-up on a small array (bench W6), 12 µs recalled for tasks of 10 ms put 42 of
+  // 100 tasks in the first batch, and one worker ran 58 while the other ran 42.
+  const floor = sizer.costMeasured && cost !== undefined && cost > 0 ? Math.ceil(SHORTEST_TAIL_BATCH_MS / cost) : 1;
   return Math.max(1, Math.min(size, remaining, Math.max(floor, Math.ceil(remaining / (2 * workers)))));
 }
 

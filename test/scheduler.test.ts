@@ -60,6 +60,23 @@ describe('batch sizing', () => {
     assert.equal(nextBatchSize(tiny, 4000, 2), 1000);
   });
 
+  it('does not let a cost recalled from an earlier call keep the end of the input in large batches', () => {
+    // An earlier call measured 12 µs a task (a small input); this call's tasks take 10 ms.
+    const recalled = new AutoBatchSizer();
+    recalled.startFrom(0.012);
+    assert.equal(recalled.costMeasured, false);
+    assert.equal(nextBatchSize(recalled, 100, 4), 13, 'an eighth of what is left, not the 42 tasks of 0.5 ms at 12 µs');
+    recalled.record(13, 130);
+    assert.equal(recalled.costMeasured, true);
+    assert.equal(nextBatchSize(recalled, 50, 4), 1);
+    // Once measured here, the floor holds again.
+    const tiny = new AutoBatchSizer();
+    tiny.startFrom(0.001);
+    assert.equal(nextBatchSize(tiny, 40, 2), 10);
+    tiny.record(1000, 1);
+    assert.equal(nextBatchSize(tiny, 40, 2), 40);
+  });
+
   it('starts from the cost an earlier call measured for the same function', () => {
     const costs = new WeakMap<object, number>();
     const first = new AutoBatchSizer();

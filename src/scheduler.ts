@@ -119,8 +119,8 @@ export function nextBatchSize(sizer: BatchSizer, remaining: number | undefined, 
   if (!sizer.adaptive || remaining === undefined) return size;
   const cost = sizer.taskCostMs;
   // Only a cost this call has measured sets the floor. One recalled from an earlier call can be far
-  // off: after a warm-up on a small array (bench W6), 12 µs recalled for tasks of 10 ms put 42 of
-  // 100 tasks in the first batch, and one worker ran 58 while the other ran 42.
+  // off (a warm-up on a small array, then 10 ms tasks): 12 µs recalled would set a floor of 42, and
+  // with 100 tasks left, the batches 42, 42 and 16, one worker running 58 tasks and the other 42.
   const floor = sizer.costMeasured && cost !== undefined && cost > 0 ? Math.ceil(SHORTEST_TAIL_BATCH_MS / cost) : 1;
   return Math.max(1, Math.min(size, remaining, Math.max(floor, Math.ceil(remaining / (2 * workers)))));
 }

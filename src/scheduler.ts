@@ -11,7 +11,7 @@ export interface BatchSizer {
   record(tasks: number, durationMs: number): void;
   /** Whether the last batches may be cut smaller so that workers finish together. */
   readonly adaptive: boolean;
-  /** Estimated cost of one task in ms, once measured (adaptive sizers only). */
+  /** Estimated cost of one task in ms, measured by this call or recalled from an earlier one (adaptive sizers only). */
   readonly taskCostMs: number | undefined;
   /** Whether {@link taskCostMs} rests on a batch of this call, not only on {@link startFrom}. */
   readonly costMeasured: boolean;
@@ -70,7 +70,7 @@ export class AutoBatchSizer implements BatchSizer {
     return this.measured;
   }
 
-  /** Estimated cost of one task in ms, once a batch has been measured. */
+  /** Estimated cost of one task in ms, once a batch has been measured or a cost recalled (see {@link costMeasured}). */
   get taskCostMs(): number | undefined {
     return this.perTaskMs;
   }

@@ -13,6 +13,7 @@
  * small value reaches it in one `update` call.
  */
 import { types } from 'node:util';
+import { ContainerStack } from './container-stack.js';
 import { UnhashableError, describeValue } from './errors.js';
 import { acquireDigest, releaseDigest, type Digest128 } from './hash-digest.js';
 
@@ -58,7 +59,7 @@ class Encoder {
   private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private readonly path: Segment[] = [];
   /** Containers being walked, with the path depth at which each was entered: a cycle, not a shared value. */
-  private readonly ancestors = new Map<object, number>();
+  private readonly ancestors = new ContainerStack();
   private root = '';
   private digest!: Digest128;
 
@@ -184,7 +185,7 @@ class Encoder {
       this.enter(v);
       this.byte(OBJECT);
       this.props(v);
-      return this.leave(v);
+      return this.leave();
     }
     if (types.isDate(v)) { this.byte(DATE); return this.f64(Date.prototype.getTime.call(v)); }
     if (types.isRegExp(v)) { this.byte(REGEXP); this.str(v.source); return this.str(v.flags); }
@@ -210,14 +211,14 @@ class Encoder {
       this.byte(hasCause ? 1 : 0);
       if (hasCause) this.at('cause', error.cause);
       this.props(v);
-      return this.leave(v);
+      return this.leave();
     }
     const ctor = (proto as { constructor?: unknown }).constructor;
     this.enter(v);
     this.byte(INSTANCE);
     this.str(typeof ctor === 'function' ? ctor.name : '');
     this.props(v);
-    this.leave(v);
+    this.leave();
   }
 
   /** Typed arrays by element type, length and bytes; only the bytes a view covers. */
@@ -243,7 +244,7 @@ class Encoder {
       this.value(x);
     }
     this.path.pop();
-    this.leave(a);
+    this.leave();
   }
 
   /** Own enumerable string-keyed properties, sorted by code unit so that key order does not count. */
@@ -287,19 +288,18 @@ class Encoder {
     this.byte(tag);
     this.u32(digests.length);
     for (const d of digests) this.raw(d);
-    this.leave(c);
+    this.leave();
   }
 
   /** Marks a container as being walked, refusing it if it is its own ancestor (a cycle; a shared value is fine). */
   private enter(v: object): void {
-    const seenAt = this.ancestors.get(v);
-    if (seenAt !== undefined) {
+    const seenAt = this.ancestors.enter(v, this.path.length);
+    if (seenAt >= 0) {
       const again = renderPath(this.root, this.path.slice(0, seenAt));
       throw this.refuse(`a cycle (this is ${again} again, inside itself)`);
     }
-    this.ancestors.set(v, this.path.length);
   }
-  private leave(v: object): void { this.ancestors.delete(v); }
+  private leave(): void { this.ancestors.leave(); }
 
   private at(segment: Segment, v: unknown): void {
     this.path.push(segment);

@@ -1,0 +1,48 @@
+/**
+ * The containers a depth-first walk is inside, innermost last, for finding cycles: a container met
+ * again while it is still on the stack is inside itself; met again after it was left, it is only
+ * shared. Entries and exits must nest (last entered, first left).
+ */
+export class ContainerStack {
+  /** The containers, outermost first, and the path depth at which each was entered. */
+  private readonly containers: object[] = [];
+  private readonly depths: number[] = [];
+  /**
+   * The containers below the first {@link SCANNED}, for deep values. The usual value is a few
+   * levels deep, and scanning those few beats a Map, whose set, delete and clear on every call
+   * cost more than the rest of hashing a small argument list.
+   */
+  private readonly deep = new Map<object, number>();
+
+  /** Enters `container` at path depth `depth`; returns the depth it was entered at before if it is still being walked (a cycle), else -1. */
+  enter(container: object, depth: number): number {
+    const { containers } = this;
+    const scanned = Math.min(containers.length, SCANNED);
+    for (let i = 0; i < scanned; i++) if (containers[i] === container) return this.depths[i]!;
+    if (this.deep.size > 0) {
+      const seenAt = this.deep.get(container);
+      if (seenAt !== undefined) return seenAt;
+    }
+    if (containers.length >= SCANNED) this.deep.set(container, depth);
+    containers.push(container);
+    this.depths.push(depth);
+    return -1;
+  }
+
+  /** Leaves the innermost container. */
+  leave(): void {
+    const container = this.containers.pop();
+    this.depths.pop();
+    if (this.containers.length >= SCANNED && container !== undefined) this.deep.delete(container);
+  }
+
+  /** Forgets every container (after a walk, finished or cut short by a throw). */
+  clear(): void {
+    this.containers.length = 0;
+    this.depths.length = 0;
+    if (this.deep.size > 0) this.deep.clear();
+  }
+}
+
+/** How many of the outermost containers are found by scanning; deeper ones by a Map. */
+const SCANNED = 32;

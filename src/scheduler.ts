@@ -33,28 +33,27 @@ export class FixedBatchSizer implements BatchSizer {
 }
 
 /**
- * Window for the duration of one batch, in ms. Below it the messages of a batch (about 100 µs of
- * CPU, shared by the calling thread and the worker) are no longer small next to the work; above it
- * a slow batch can leave the other workers idle at the end. What 'auto' settles on, per workload,
- * is in bench/RESULTS.md ('auto' batch size).
+ * Longest batch 'auto' lets pass, in ms: one that ran longer makes the next batches shrink at once,
+ * since a long batch near the end can leave the other workers idle. The end of the input is cut
+ * finer anyway (nextBatchSize), so this bounds the middle of a call.
  */
-export const MIN_BATCH_MS = 2;
-export const MAX_BATCH_MS = 20;
+export const MAX_BATCH_MS = 60;
 /**
- * Where a batch outside the window is steered to, and where a call starts from a cost measured
- * before. Every batch costs the calling thread and a worker some 100 µs in messages, which the
- * tasks' CPUs pay for: 5 ms tasks run two to a batch at 15 (W3-like runs, 1.89x -> 1.92x, and the
- * rising costs of W4b likewise, in A/B runs of 3; W2 and W4 unchanged within the noise). The end of
- * the input is cut finer anyway (nextBatchSize).
+ * What 'auto' steers a batch's duration to, and where a call starts from a cost measured before.
+ * Every batch costs the calling thread about 100 µs of CPU and its worker about 70 µs (messages,
+ * wake-ups), which the tasks' CPUs pay for; with 5 ms tasks, batches of 1 lose about 4% of two
+ * CPUs to that (bench W3: 1,000 tasks of 5 ms, 1.83-1.87x; 100 ms batches 1.94-1.96x). Batches of
+ * 15 ms gave W3 1.88-1.91x; of 40 ms 1.93-1.98x, with W4 1.88 -> 1.90x and W4b 1.86 -> 1.87x
+ * (A/B runs of 3, one host), the ramps of W4b being what a longer target puts at risk.
  */
-const TARGET_BATCH_MS = 15;
+export const TARGET_BATCH_MS = 40;
 /** Weight of the newest measurement in the moving average of the cost of one task (joblib uses 0.2 too). */
 const SMOOTHING = 0.2;
 
 /**
  * joblib's auto-batching, for threads: start at 1; keep a moving average of the cost of one task;
- * while batches are shorter than the window, at most double; when one runs longer, shrink straight
- * to the size that fits the target.
+ * grow toward the size that fits the target, at most doubling per step; when a batch runs longer
+ * than {@link MAX_BATCH_MS}, shrink straight to that size.
  */
 export class AutoBatchSizer implements BatchSizer {
   readonly adaptive = true;
@@ -91,13 +90,14 @@ export class AutoBatchSizer implements BatchSizer {
     this.measured = true;
     this.perTaskMs = this.perTaskMs === undefined ? sample : (1 - SMOOTHING) * this.perTaskMs + SMOOTHING * sample;
     // Quick to shrink, slow to grow: a batch that ran long is evidence enough (it keeps the other
-    // workers waiting at the end); growth follows the average, at most x2 per step.
+    // workers waiting at the end); growth follows the average, at most x2 per step. Between the
+    // target and the longest batch nothing moves, so that noise in the timings does not.
     const pessimisticMs = Math.max(this.perTaskMs, sample);
     if (pessimisticMs * this.size > MAX_BATCH_MS) {
       this.size = Math.max(1, Math.floor(TARGET_BATCH_MS / pessimisticMs));
-    } else if (this.perTaskMs * this.size < MIN_BATCH_MS) {
+    } else {
       const ideal = this.perTaskMs > 0 ? Math.floor(TARGET_BATCH_MS / this.perTaskMs) : Infinity;
-      this.size = Math.max(this.size, Math.min(2 * this.size, ideal));
+      if (this.size < ideal) this.size = Math.min(2 * this.size, ideal);
     }
   }
 }

@@ -4,7 +4,7 @@ import {
   AutoBatchSizer,
   FixedBatchSizer,
   MAX_BATCH_MS,
-  MIN_BATCH_MS,
+  TARGET_BATCH_MS,
   nextBatchSize,
   recallTaskCost,
   rememberTaskCost,
@@ -27,11 +27,27 @@ describe('batch sizing', () => {
     assert.equal(sizes[0], 1);
     for (let i = 1; i < sizes.length; i++) assert.ok((sizes[i] as number) <= 2 * (sizes[i - 1] as number));
     const settled = sizes.at(-1) as number;
-    assert.ok(settled * 0.001 >= MIN_BATCH_MS && settled * 0.001 <= MAX_BATCH_MS, `settled at ${settled}`);
+    assert.equal(settled, TARGET_BATCH_MS / 0.001, `settled at ${settled}`);
   });
 
-  it('keeps batches of 1 for tasks longer than the window', () => {
-    assert.deepEqual(drive(new AutoBatchSizer(), 5, 10), Array(10).fill(1));
+  it('grows batches of tasks of a few ms to the target, and keeps longer tasks one to a batch', () => {
+    // A 5 ms batch is cheap next to its messages, yet the messages of 1,000 of them are not.
+    assert.deepEqual(drive(new AutoBatchSizer(), 5, 6), [1, 2, 4, 8, 8, 8]);
+    assert.deepEqual(drive(new AutoBatchSizer(), 15, 4), [1, 2, 2, 2]);
+    assert.deepEqual(drive(new AutoBatchSizer(), MAX_BATCH_MS + 1, 5), Array(5).fill(1));
+  });
+
+  it('grows back after one slow batch', () => {
+    // A pause (a GC, another process) made one batch of 1 ms tasks take 100 ms.
+    const sizer = new AutoBatchSizer();
+    drive(sizer, 1, 10);
+    assert.equal(sizer.current(), 40);
+    sizer.record(40, 100);
+    const shrunk = sizer.current();
+    assert.ok(shrunk < 40, `shrunk to ${shrunk}`);
+    drive(sizer, 1, 12);
+    // The moving average comes back to 1 ms from above, never quite reaching it.
+    assert.ok(sizer.current() >= 36, `as the average cost comes back to 1 ms, so does the size: ${shrunk} -> ${sizer.current()}`);
   });
 
   it('shrinks at once when tasks become slower', () => {
@@ -68,7 +84,7 @@ describe('batch sizing', () => {
     assert.equal(nextBatchSize(recalled, 100, 4), 13, 'an eighth of what is left, not the 42 tasks of 0.5 ms at 12 µs');
     recalled.record(13, 130);
     assert.equal(recalled.costMeasured, true);
-    assert.equal(nextBatchSize(recalled, 50, 4), 1);
+    assert.equal(nextBatchSize(recalled, 50, 4), TARGET_BATCH_MS / 10, 'the target in tasks of 10 ms');
     // Once measured here, the floor holds again.
     const tiny = new AutoBatchSizer();
     tiny.startFrom(0.001);

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { isThenable } from './thenable.js';
 import { functionById, prepareFunctions } from './worker-functions.js';
-import { argsCount, callWithArgs, encodeValues } from './batch-codec.js';
+import { argsCount, callWithArgs, encodeValues, type EncodedArgs } from './batch-codec.js';
 import { MAX_BATCH_MS } from './scheduler.js';
 import { cellIndex, serializeError, type BatchChunk, type BatchRequest, type PoolWorkerData, type SerializedError } from './protocol.js';
 
@@ -73,22 +73,37 @@ class WorkerBatch {
 
   /** Number of tasks in the batch. */
   readonly count: number;
+  // The request's fields, read once here. The request is a message, and messages differ in shape
+  // (the first batch of a worker brings functions, the next ones an empty list): the optimized task
+  // loop, reading them from it, bailed out on a later batch and was compiled again.
+  private readonly args: EncodedArgs;
+  private readonly fnIds: number | readonly number[];
+  private readonly cancel: Int32Array;
+  private readonly endedCell: number;
+  private readonly settle: boolean;
+  private readonly stream: boolean;
 
   constructor(
-    private readonly request: BatchRequest,
+    request: BatchRequest,
     /**
      * The same `send` for every batch, given this batch's sink: a new closure per batch, inlined in
      * the optimized task loop, made V8 throw that code away at the next batch.
      */
     private readonly emit: ChunkSink<unknown>,
   ) {
+    this.args = request.args;
+    this.fnIds = request.fnIds;
+    this.cancel = request.cancel;
+    this.endedCell = cellIndex(request.endedSlot);
+    this.settle = request.settle;
+    this.stream = request.stream;
     this.count = argsCount(request.args);
     this.started = this.lastFlush = performance.now();
     if (request.stream) this.flush(); // tells the caller the first task starts now
   }
 
   fnIdAt(offset: number): number {
-    const { fnIds } = this.request;
+    const { fnIds } = this;
     return typeof fnIds === 'number' ? fnIds : (fnIds[offset] as number);
   }
 
@@ -101,7 +116,7 @@ class WorkerBatch {
    * promise of a task that returned one (that task is under way: its outcome is not recorded yet).
    */
   runPlain(fn: Callable): PromiseLike<unknown> | undefined {
-    const { args, cancel, fnIds } = this.request;
+    const { args, cancel, fnIds } = this;
     const id = this.fnIdAt(this.next);
     while (this.next < this.count) {
       if (Atomics.load(cancel, 0) !== 0) {
@@ -151,10 +166,10 @@ class WorkerBatch {
     this.durationMs += ended - this.started;
     this.started = ended;
     this.next++;
-    Atomics.store(endedCounters, cellIndex(this.request.endedSlot), this.next);
-    if (failed && !this.request.settle) this.stopped = true;
+    Atomics.store(endedCounters, this.endedCell, this.next);
+    if (failed && !this.settle) this.stopped = true;
     // The last task's outcome travels with the end of the batch: one message fewer per batch.
-    else if (this.next < this.count && (this.request.stream || failed || ended - this.lastFlush >= FLUSH_INTERVAL_MS)) {
+    else if (this.next < this.count && (this.stream || failed || ended - this.lastFlush >= FLUSH_INTERVAL_MS)) {
       this.flush();
       this.started = this.lastFlush;
     }

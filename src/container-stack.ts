@@ -14,7 +14,10 @@ export class ContainerStack {
    */
   private readonly deep = new Map<object, number>();
 
-  /** Enters `container` at path depth `depth`; returns the depth it was entered at before if it is still being walked (a cycle), else -1. */
+  /**
+   * Enters `container` at path depth `depth` and returns -1; or, when it is still being walked (a
+   * cycle), returns the depth it was entered at then and enters nothing (so nothing is to be left).
+   */
   enter(container: object, depth: number): number {
     const { containers } = this;
     const scanned = Math.min(containers.length, SCANNED);

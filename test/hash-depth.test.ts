@@ -1,0 +1,63 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { hash, hashArguments } from '../dist/hash.js';
+import { ContainerStack } from '../dist/container-stack.js';
+import { isJoblibError, type UnhashableError } from '../dist/errors.js';
+
+/** Runs `fn`, which must throw ERR_UNHASHABLE, and returns the error. */
+function unhashable(fn: () => unknown): UnhashableError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(isJoblibError(error, 'ERR_UNHASHABLE'), `expected ERR_UNHASHABLE, got ${String(error)}`);
+    return error as UnhashableError;
+  }
+  assert.fail('expected an UnhashableError, but hashing succeeded');
+}
+
+describe('cycles in deep values', () => {
+  it('finds cycles and shared values at any depth, before and after a refusal', () => {
+    // Nested 100 deep: the outer containers and the inner ones are found in different ways.
+    const nest = (depth: number, leaf: unknown): { next: unknown } => {
+      let value: { next: unknown } = { next: leaf };
+      for (let i = 1; i < depth; i++) value = { next: value };
+      return value;
+    };
+    const deepPath = (depth: number) => `args[0]${'.next'.repeat(depth)}`;
+    for (const loopTo of [0, 50, 98]) {
+      const root = nest(100, null);
+      let node = root;
+      for (let i = 0; i < 99; i++) node = node.next as { next: unknown };
+      let target = root;
+      for (let i = 0; i < loopTo; i++) target = target.next as { next: unknown };
+      node.next = target;
+      const error = unhashable(() => hashArguments([root]));
+      assert.equal(error.path, deepPath(100));
+      assert.match(error.message, new RegExp(`this is ${deepPath(loopTo).replace(/[.[\]]/g, '\\$&')} again`));
+      // The refused walk stopped half-way: nothing of it may remain for the next one.
+      node.next = null;
+      assert.equal(hashArguments([root]), hashArguments([nest(100, null)]));
+    }
+    const shared = { leaf: 1 };
+    const deepShared = nest(100, [shared, shared]);
+    assert.equal(hashArguments([deepShared]), hashArguments([nest(100, [{ leaf: 1 }, { leaf: 1 }])]));
+    // A value whose parts sit on both sides of the depth where the lookup changes, walked twice.
+    const crossing = [nest(40, shared), nest(20, shared), shared];
+    assert.equal(hash(crossing), hash(structuredClone(crossing)));
+  });
+
+});
+
+describe('ContainerStack', () => {
+  it('says where a container still being walked was entered, and forgets those left', () => {
+    const stack = new ContainerStack();
+    const containers = Array.from({ length: 40 }, () => ({}));
+    containers.forEach((container, depth) => assert.equal(stack.enter(container, depth * 2), -1));
+    assert.equal(stack.enter(containers[3] as object, 99), 6, 'found by scanning');
+    assert.equal(stack.enter(containers[35] as object, 99), 70, 'found in the map of deep ones');
+    for (let i = 0; i < 10; i++) stack.leave();
+    assert.equal(stack.enter(containers[35] as object, 60), -1, 'left: met again, it is only shared');
+    stack.clear();
+    assert.equal(stack.enter(containers[3] as object, 0), -1, 'cleared');
+  });
+});

@@ -47,6 +47,14 @@ export const MAX_BATCH_MS = 60;
  * (A/B runs of 3, one host), the ramps of W4b being what a longer target puts at risk.
  */
 export const TARGET_BATCH_MS = 40;
+/**
+ * Most tasks 'auto' puts in one batch, whatever their measured cost: a batch of tasks that took no
+ * measurable time would otherwise double without end (with an input of unknown length, the size
+ * also sets how far ahead it is read).
+ */
+export const MAX_AUTO_BATCH = 1 << 20;
+/** A duration or cost the sizer can use: finite and not negative. */
+const isCost = (ms: number): boolean => Number.isFinite(ms) && ms >= 0;
 /** Weight of the newest measurement in the moving average of the cost of one task (joblib uses 0.2 too). */
 const SMOOTHING = 0.2;
 
@@ -79,13 +87,13 @@ export class AutoBatchSizer implements BatchSizer {
    * the ramp from 1 costs one round trip per doubling, a dozen for tiny tasks.
    */
   startFrom(perTaskMs: number): void {
-    if (this.perTaskMs !== undefined || !(perTaskMs >= 0)) return;
+    if (this.perTaskMs !== undefined || !isCost(perTaskMs)) return;
     this.perTaskMs = perTaskMs;
-    this.size = perTaskMs > 0 ? Math.max(1, Math.floor(TARGET_BATCH_MS / perTaskMs)) : 1;
+    this.size = perTaskMs > 0 ? Math.max(1, Math.min(MAX_AUTO_BATCH, Math.floor(TARGET_BATCH_MS / perTaskMs))) : 1;
   }
 
   record(tasks: number, durationMs: number): void {
-    if (tasks <= 0 || !(durationMs >= 0)) return;
+    if (!(tasks > 0) || !isCost(durationMs)) return;
     const sample = durationMs / tasks;
     this.measured = true;
     this.perTaskMs = this.perTaskMs === undefined ? sample : (1 - SMOOTHING) * this.perTaskMs + SMOOTHING * sample;
@@ -96,8 +104,8 @@ export class AutoBatchSizer implements BatchSizer {
     if (pessimisticMs * this.size > MAX_BATCH_MS) {
       this.size = Math.max(1, Math.floor(TARGET_BATCH_MS / pessimisticMs));
     } else {
-      const ideal = this.perTaskMs > 0 ? Math.floor(TARGET_BATCH_MS / this.perTaskMs) : Infinity;
-      if (this.size < ideal) this.size = Math.min(2 * this.size, ideal);
+      const ideal = this.perTaskMs > 0 ? Math.floor(TARGET_BATCH_MS / this.perTaskMs) : MAX_AUTO_BATCH;
+      if (this.size < ideal) this.size = Math.min(2 * this.size, ideal, MAX_AUTO_BATCH);
     }
   }
 }

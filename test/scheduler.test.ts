@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   AutoBatchSizer,
   FixedBatchSizer,
+  MAX_AUTO_BATCH,
   MAX_BATCH_MS,
   TARGET_BATCH_MS,
   nextBatchSize,
@@ -114,6 +115,20 @@ describe('batch sizing', () => {
     const sizer = new AutoBatchSizer();
     sizer.record(0, 5);
     sizer.record(3, Number.NaN);
+    sizer.record(3, Infinity);
+    sizer.record(3, -1);
     assert.equal(sizer.current(), 1);
+    assert.equal(sizer.taskCostMs, undefined);
+    const recalled = new AutoBatchSizer();
+    recalled.startFrom(Infinity);
+    assert.equal(recalled.taskCostMs, undefined, 'an infinite cost is not recalled');
+  });
+
+  it('caps the size of batches of tasks that take no measurable time', () => {
+    const sizes = drive(new AutoBatchSizer(), 0, 40);
+    assert.equal(sizes.at(-1), MAX_AUTO_BATCH);
+    const recalled = new AutoBatchSizer();
+    recalled.startFrom(1e-9);
+    assert.equal(recalled.current(), MAX_AUTO_BATCH);
   });
 });

@@ -130,7 +130,7 @@ export class WriteBehind<Entry extends EncodedEntry> {
     const { front, database } = this.parts;
     if (front.touches.size === 0 || database.closed) return;
     const batch = [...front.touches];
-    front.touches = new Map();
+    front.touches.clear();
     const db = await database.connection(false);
     if (!db) return; // no database: nothing stored to touch
     // Each statement is atomic on its own. A failed batch is dropped: these times only guide eviction.

@@ -41,8 +41,12 @@ export class ContainerStack {
 
   /** Forgets every container (after a walk, finished or cut short by a throw). */
   clear(): void {
-    this.containers.length = 0;
-    this.depths.length = 0;
+    // Only after a walk a throw cut short: emptying an empty array would let go of its storage,
+    // and the next walk would allocate it again.
+    if (this.containers.length > 0) {
+      this.containers.length = 0;
+      this.depths.length = 0;
+    }
     if (this.deep.size > 0) this.deep.clear();
   }
 }

@@ -14,6 +14,7 @@
  */
 import { types } from 'node:util';
 import { ContainerStack } from './container-stack.js';
+import { sortKeys, unbox } from './hash-canonical.js';
 import { UnhashableError, describeValue } from './errors.js';
 import { acquireDigest, releaseDigest, type Digest128 } from './hash-digest.js';
 
@@ -72,7 +73,7 @@ class Encoder {
 
   /** Lets go of the walked value's containers and path. */
   forget(): void {
-    this.path.length = 0;
+    if (this.path.length > 0) this.path.length = 0; // a walk a throw cut short (an emptied array would let go of its storage)
     this.ancestors.clear();
   }
 
@@ -250,7 +251,7 @@ class Encoder {
   /** Own enumerable string-keyed properties, sorted by code unit so that key order does not count. */
   private props(o: object): void {
     const keys = Object.keys(o);
-    if (keys.length > 1) keys.sort(); // default sort compares UTF-16 code units
+    if (keys.length > 1) sortKeys(keys);
     this.u32(keys.length);
     for (const key of keys) {
       this.str(key);
@@ -313,14 +314,6 @@ class Encoder {
     return new UnhashableError(`Cannot hash ${where}: ${reason}. ${advice}`, where);
   }
 }
-
-/** The primitive inside a boxed primitive, read with the intrinsic method (an own `valueOf` could lie). */
-const unbox = (v: object): unknown =>
-  types.isNumberObject(v) ? Number.prototype.valueOf.call(v)
-  : types.isStringObject(v) ? String.prototype.valueOf.call(v)
-  : types.isBooleanObject(v) ? Boolean.prototype.valueOf.call(v)
-  : types.isBigIntObject(v) ? BigInt.prototype.valueOf.call(v)
-  : Symbol.prototype.valueOf.call(v);
 
 /** `args[1].model.fn`, `value.m.get("k")`, `value.s.values()[2]`. */
 function renderPath(root: string, path: readonly Segment[]): string {

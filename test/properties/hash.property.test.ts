@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hash } from '../../dist/hash.js';
+import { sortKeys } from '../../dist/hash-canonical.js';
 import { propertySettings } from './settings.js';
 
 /** Values of every kind hash() accepts and structuredClone keeps: no functions, symbols or class instances. */
@@ -68,6 +69,17 @@ describe('hash properties', () => {
     fc.assert(
       fc.property(valueArb, fc.integer(), (value, seed) => {
         assert.equal(hash(reorder(value, random(seed))), hash(value));
+      }),
+      propertySettings(300),
+    );
+  });
+
+  it("puts object keys in the order of the default sort, for few keys and for many", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 40 }), (keys) => {
+        const sorted = [...keys];
+        sortKeys(sorted);
+        assert.deepEqual(sorted, [...keys].sort());
       }),
       propertySettings(300),
     );

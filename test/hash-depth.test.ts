@@ -2,18 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash, hashArguments } from '../dist/hash.js';
 import { ContainerStack } from '../dist/container-stack.js';
-import { isJoblibError, type UnhashableError } from '../dist/errors.js';
+import { unhashable } from './unhashable.js';
 
-/** Runs `fn`, which must throw ERR_UNHASHABLE, and returns the error. */
-function unhashable(fn: () => unknown): UnhashableError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isJoblibError(error, 'ERR_UNHASHABLE'), `expected ERR_UNHASHABLE, got ${String(error)}`);
-    return error as UnhashableError;
-  }
-  assert.fail('expected an UnhashableError, but hashing succeeded');
-}
 
 describe('cycles in deep values', () => {
   it('finds cycles and shared values at any depth, before and after a refusal', () => {

@@ -8,20 +8,10 @@ import { runInNewContext } from 'node:vm';
 import { HASH_FORMAT_VERSION, hash, hashArguments } from '../dist/hash.js';
 import { acquireDigest, loadFastDigest, releaseDigest, typescriptDigest } from '../dist/hash-digest.js';
 import { Xxh64 } from '../dist/xxhash64.js';
-import { isJoblibError, type UnhashableError } from '../dist/errors.js';
+import { unhashable } from './unhashable.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/hash-digests.mjs', import.meta.url));
 
-/** Runs `fn`, which must throw an UnhashableError, and returns that error. */
-function unhashable(fn: () => unknown): UnhashableError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(isJoblibError(error, 'ERR_UNHASHABLE'), `expected ERR_UNHASHABLE, got ${String(error)}`);
-    return error as UnhashableError;
-  }
-  assert.fail('expected an UnhashableError, but hashing succeeded');
-}
 
 class Point {
   constructor(public x: number, public y: number) {}

@@ -59,7 +59,7 @@ class Encoder {
   private readonly buf = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
   private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private readonly path: Segment[] = [];
-  /** Containers being walked, with the path depth at which each was entered: a cycle, not a shared value. */
+  /** Containers being walked (met again there: a cycle, not a shared value). */
   private readonly ancestors = new ContainerStack();
   private root = '';
   private digest!: Digest128;
@@ -294,7 +294,7 @@ class Encoder {
 
   /** Marks a container as being walked, refusing it if it is its own ancestor (a cycle; a shared value is fine). */
   private enter(v: object): void {
-    const seenAt = this.ancestors.enter(v, this.path.length);
+    const seenAt = this.ancestors.enter(v);
     if (seenAt >= 0) {
       const again = renderPath(this.root, this.path.slice(0, seenAt));
       throw this.refuse(`a cycle (this is ${again} again, inside itself)`);

@@ -36,13 +36,11 @@ interface RunningDigest {
   load(state: unknown): void;
 }
 
-/** The 128-bit digest behind `hash()`. */
+/** The 128-bit digest behind `hash()`; each of its two seeded XXH64 halves is a RunningDigest too. */
 export type Digest128 = RunningDigest;
-/** One seeded XXH64 half of a {@link Digest128}: a digest of the same kind, of 64 bits. */
-type Half = RunningDigest;
 
 /** The plain TypeScript build. */
-function tsHalf(seed: readonly [number, number]): Half {
+function tsHalf(seed: readonly [number, number]): RunningDigest {
   const x = new Xxh64(seed[0], seed[1]);
   return {
     reset: () => void x.reset(),
@@ -64,7 +62,7 @@ function tsHalf(seed: readonly [number, number]): Half {
 }
 
 /** hash-wasm's WebAssembly build. */
-function wasmHalf(h: Hasher): Half {
+function wasmHalf(h: Hasher): RunningDigest {
   return {
     reset: () => void h.init(),
     update: (data) => void h.update(data),
@@ -80,7 +78,7 @@ const PIECE = 64 * 1024;
 
 /** The 128-bit digest: two halves with different seeds over the same bytes. */
 class PairDigest implements Digest128 {
-  constructor(private readonly a: Half, private readonly b: Half) {}
+  constructor(private readonly a: RunningDigest, private readonly b: RunningDigest) {}
   reset(): void {
     this.a.reset();
     this.b.reset();
@@ -113,11 +111,14 @@ class PairDigest implements Digest128 {
   }
 }
 
-const newTsDigest = (): PairDigest => new PairDigest(tsHalf(SEED_A), tsHalf(SEED_B));
+/** A digest on the TypeScript version alone (also for tests that compare both versions). */
+export function typescriptDigest(): Digest128 {
+  return new PairDigest(tsHalf(SEED_A), tsHalf(SEED_B));
+}
 
 let wasm: PairDigest | undefined;
 let loading: Promise<boolean> | undefined;
-const js = newTsDigest();
+const js = typescriptDigest();
 /** Whether the shared digest is in use: a hash computed inside another (from a getter) gets its own. */
 let busy = false;
 
@@ -143,7 +144,7 @@ export function loadFastDigest(): Promise<boolean> {
 /** The digest to use now; give it back with {@link releaseDigest}. */
 export function acquireDigest(): Digest128 {
   if (loading === undefined) void loadFastDigest();
-  if (busy) return newTsDigest();
+  if (busy) return typescriptDigest();
   busy = true;
   const digest = wasm ?? js;
   digest.reset();
@@ -152,9 +153,4 @@ export function acquireDigest(): Digest128 {
 
 export function releaseDigest(digest: Digest128): void {
   if (digest === wasm || digest === js) busy = false;
-}
-
-/** A digest on the TypeScript version alone (for tests that compare both versions). */
-export function typescriptDigest(): Digest128 {
-  return newTsDigest();
 }

@@ -262,10 +262,11 @@ export class Memory implements AsyncDisposable {
         if (state === true) return Promise.resolve();
         if (state) return state;
         const retired = memory.retired; // close() starts a new map: a drop it outlived marks nothing
+        // While the drop runs, `retire` returns it: the entry is still `done` when it ends.
         const done: Promise<void> = memory.dropOtherVersions(identity).then(
-          () => void (retired.get(identity.id) === done && retired.set(identity.id, true)),
+          () => void retired.set(identity.id, true),
           (error: unknown) => {
-            if (retired.get(identity.id) === done) retired.delete(identity.id);
+            retired.delete(identity.id);
             throw error;
           },
         );

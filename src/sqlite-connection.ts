@@ -34,10 +34,10 @@ const CREATE_META = `CREATE TABLE IF NOT EXISTS joblib_meta (key TEXT PRIMARY KE
 export const IN_KEYS = 'key IN (SELECT value FROM json_each(?))';
 /** Values and metadata in one statement: one snapshot, and one round trip (keyv.getMany + a metadata
  * query would be two). Rows are decoded with the same serializer keyv writes them with. */
-const SELECT_ENTRIES_WHERE = `SELECT ${META_COLUMNS.replace('key', 'm.key')}, k.value FROM joblib_meta AS m JOIN keyv AS k ON k.key = m.key WHERE`;
-const SELECT_ENTRIES = `${SELECT_ENTRIES_WHERE} m.${IN_KEYS}`;
+const SELECT_ENTRIES_WHERE = `SELECT ${META_COLUMNS}, value FROM joblib_meta JOIN keyv USING (key) WHERE`;
+const SELECT_ENTRIES = `${SELECT_ENTRIES_WHERE} ${IN_KEYS}`;
 /** The same for one key: the common case of a lookup, without the JSON list. */
-const SELECT_ENTRY = `${SELECT_ENTRIES_WHERE} m.key = ?`;
+const SELECT_ENTRY = `${SELECT_ENTRIES_WHERE} key = ?`;
 const HAS_KEY = 'SELECT 1 AS found FROM keyv WHERE key = ?';
 /** Last-used times only move forward. */
 export const UPDATE_LAST_USED = `UPDATE joblib_meta SET last_used_at = max(last_used_at, json_extract(j.value, '$[1]'))

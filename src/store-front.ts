@@ -101,7 +101,7 @@ export class StoreFront<Pending extends EncodedEntry> {
     for (const key of keys) this.pending.delete(key);
   }
 
-  /** Keys' stored entries were found broken and deleted: the LRU lets them go (a queued write stays). */
+  /** Keys' stored entries were deleted (a deletion committed, or broken entries): the LRU lets them go; a queued write stays. */
   forgetStored(keys: Iterable<string>): void {
     this.generation++;
     for (const key of keys) this.lru?.delete(key);

@@ -77,7 +77,7 @@ describe('SqliteStore deferred writes', () => {
       const { store, location, warnings } = await open();
       await store.setMany([entry('k', 'old')]);
       const removing = remove(store);
-      await store.setMany([entry('k', 'new')], defer); // while the deletion's transaction runs
+      await store.setMany([entry('k', 'new')], defer); // after the deletion began, before it commits
       await removing;
       assert.equal((await store.getMany(['k']))[0]?.value, 'new', String(remove));
       await store.close();

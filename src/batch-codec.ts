@@ -54,8 +54,9 @@ function numberAt(values: readonly unknown[], i: number, column: number | undefi
  * every task (into the message, then out of it in the worker): a shared copy is made once per call
  * and every worker reads it in place, as joblib memory-maps large arrays. Shared memory is costly to
  * allocate and free (each is released only when every thread has let go of it), so an array is
- * shared from {@link SHARE_ALWAYS_BYTES} up, or from {@link SHARE_REPEATED_BYTES} up once a second
- * task of the call gets the same one; smaller or single-use arrays are cloned. (bench W5: 200 tasks
+ * shared when its buffer has {@link SHARE_ALWAYS_BYTES} or more, or {@link SHARE_REPEATED_BYTES} or
+ * more once a second task of the call gets it; smaller or single-use ones are cloned. The buffer's
+ * size counts, not the view's: structured clone copies a view's whole buffer. (bench W5: 200 tasks
  * each given its own 1 MiB array ran 5x slower with one shared copy per task than cloned.)
  */
 export const SHARE_ALWAYS_BYTES = 16 << 20;
@@ -68,18 +69,15 @@ export class SharedCopies {
 
   /**
    * Whether `view` travels in shared memory rather than copied with its message: it already is in
-   * shared memory, its buffer has a shared copy in this call (a view of any size then uses it), or
-   * it is large enough (see above). The one rule both the batch cutting ({@link fitCopiedBytes})
-   * and the sending ({@link shareLargeArrays}) follow.
+   * shared memory, or its buffer is large enough (see above; a view of any size then uses the
+   * shared copy). The one rule both the batch cutting ({@link fitCopiedBytes}) and the sending
+   * ({@link shareLargeArrays}) follow.
    */
   wouldShare(view: ArrayBufferView): boolean {
-    const { buffer, byteLength } = view;
-    return (
-      buffer instanceof SharedArrayBuffer ||
-      this.copies.has(buffer) ||
-      byteLength >= SHARE_ALWAYS_BYTES ||
-      (byteLength >= SHARE_REPEATED_BYTES && this.seen.has(buffer))
-    );
+    const { buffer } = view;
+    if (buffer instanceof SharedArrayBuffer) return true;
+    const size = buffer.byteLength;
+    return size >= SHARE_ALWAYS_BYTES || (size >= SHARE_REPEATED_BYTES && (this.copies.has(buffer) || this.seen.has(buffer)));
   }
 
   /**
@@ -89,13 +87,15 @@ export class SharedCopies {
   sharedBufferFor(view: ArrayBufferView): SharedArrayBuffer | undefined {
     const { buffer } = view;
     if (buffer instanceof SharedArrayBuffer) return undefined;
+    const size = buffer.byteLength;
+    if (size < SHARE_REPEATED_BYTES) return undefined; // the common case, at every small array: never shared
     let shared = this.copies.get(buffer);
     if (shared) return shared;
-    if (!this.wouldShare(view)) {
-      if (view.byteLength >= SHARE_REPEATED_BYTES) this.seen.add(buffer);
+    if (size < SHARE_ALWAYS_BYTES && !this.seen.has(buffer)) {
+      this.seen.add(buffer);
       return undefined;
     }
-    shared = new SharedArrayBuffer(buffer.byteLength);
+    shared = new SharedArrayBuffer(size);
     new Uint8Array(shared).set(new Uint8Array(buffer));
     this.copies.set(buffer, shared);
     return shared;

@@ -73,6 +73,18 @@ describe('batch encoding', () => {
     assert.equal(fitCopiedBytes(4, (i) => slices[i] as unknown[], new SharedCopies()), 1, 'a view copies its whole buffer');
   });
 
+  it('shares a large buffer that tasks get small views of, as it would be copied whole', () => {
+    const copies = new SharedCopies();
+    const whole = new Float64Array(SHARE_ALWAYS_BYTES / 8);
+    whole[5] = 7;
+    const tasks = Array.from({ length: 10 }, (_, i) => [whole.subarray(i, i + 1)]);
+    assert.equal(fitCopiedBytes(tasks.length, (i) => tasks[i] as unknown[], copies), tasks.length, 'nothing here is copied');
+    const sent = shareLargeArrays(tasks, copies).map((args) => args[0] as Float64Array);
+    assert.ok(sent.every((view) => view.buffer instanceof SharedArrayBuffer && view.buffer === sent[0]?.buffer), 'one shared copy');
+    assert.deepEqual(sent.map((view) => [view.length, view.byteOffset]), tasks.map(([view]) => [(view as Float64Array).length, (view as Float64Array).byteOffset]));
+    assert.equal(sent[5]?.[0], 7);
+  });
+
   it('shares a large array from its second use in a call, and a very large one at once', () => {
     const copies = new SharedCopies();
     const medium = new Float64Array(SHARE_REPEATED_BYTES / 8);

@@ -34,7 +34,7 @@ export interface RunControl {
 export interface Backend {
   /** How many batches may run at once. */
   readonly slots: number;
-  /** Gets ready for this many batches (the fewest the call will make), before its tasks are checked and read. */
+  /** Gets ready for a call of at most this many batches (starts no more workers), before its tasks are checked and read. */
   prestart?(expectedBatches: number): void;
   /**
    * How many of the next `count` tasks (`taskAt(0)` first) one batch should take, when the backend

@@ -22,7 +22,7 @@ export function loadThreads(): Promise<MasterApi> {
  * Only the two modules that define `spawn` and `Transfer`, bundled into one file by the build
  * (`src/threads-master-entry.cjs`): the package entry also loads the pool and the worker
  * implementations, twice the code, and the first call waits for it on a CPU the booting workers need
- * too (their 30 files load in about 14 ms, the bundle in about 7 ms). Undefined when the bundle is
+ * too (their 30 files load in about 14 ms, the bundle in 4-6 ms). Undefined when the bundle is
  * missing (a build that skipped it).
  */
 function loadModules(): MasterApi | undefined {

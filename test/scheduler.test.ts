@@ -64,7 +64,7 @@ describe('batch sizing', () => {
     const sizer = new FixedBatchSizer(100);
     assert.equal(nextBatchSize(sizer, 10, 2), 100, 'a fixed size stays fixed');
     const slow = new AutoBatchSizer();
-    drive(slow, 0.5, 10); // 0.5 ms tasks: batches of 10
+    drive(slow, 0.5, 10); // 0.5 ms tasks: batches of 80
     assert.equal(nextBatchSize(slow, undefined, 2), slow.current());
     assert.equal(nextBatchSize(slow, 12, 2), 3, 'the last 12 tasks go out 3 at a time');
     assert.equal(nextBatchSize(slow, 1, 2), 1);

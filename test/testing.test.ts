@@ -134,6 +134,27 @@ describe('checkParallelEquivalence', () => {
     assert.equal(replayed.seed, error.seed);
   });
 
+  it("hands the result to the caller's reporter, which decides what a failure does, as fc.assert does", async () => {
+    for (const [fn, failed] of [[simulate, false], [simulateUnseeded, true]] as const) {
+      const seen: boolean[] = [];
+      const run = await checkParallelEquivalence(fn, simulateArgs, { numRuns: 20, seed: 3, reporter: (details) => void seen.push(details.failed) });
+      assert.deepEqual(seen, [failed], 'called once, with the result');
+      assert.equal(run.seed, 3);
+      const awaited: boolean[] = [];
+      await checkParallelEquivalence(fn, simulateArgs, {
+        numRuns: 20,
+        seed: 3,
+        asyncReporter: async (details) => void awaited.push(details.failed),
+      });
+      assert.deepEqual(awaited, [failed]);
+    }
+    const thrown = new Error('reported');
+    await assert.rejects(
+      checkParallelEquivalence(simulateUnseeded, simulateArgs, { numRuns: 20, reporter: () => { throw thrown; } }),
+      (error) => error === thrown,
+    );
+  });
+
   it('catches a task that mutates an input shared by the tasks', async () => {
     const error = await failure(checkParallelEquivalence(tally, fc.tuple(fc.constant<number[]>([]), fc.integer()), { numRuns: 100 }));
     const counterexample = error.counterexample as EquivalenceCase<[number[], number]>;
@@ -274,7 +295,8 @@ describe('deepEqual', () => {
     assert.equal(deepEqual(new Registry([['when', invalid()]]), new Map([['when', invalid()]])), false);
     assert.equal(deepEqual(Object.assign([invalid()], { unit: 's' }), Object.assign([invalid()], { unit: 'ms' })), false);
     assert.equal(deepEqual(Object.assign(new Set([invalid()]), { unit: 's' }), new Set([invalid()])), false);
-    assert.equal(deepEqual([invalid()], [Object.create(Date.prototype)]), false);
+    // An invalid Date on each side, so that the two sides are rebuilt, and a Date-like object without a time.
+    assert.equal(deepEqual([invalid(), invalid()], [Object.create(Date.prototype), invalid()]), false);
   });
 
   it('compares equal values beside invalid Dates as equal, shared references and cycles included', () => {

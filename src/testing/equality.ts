@@ -8,7 +8,9 @@ import { inspect, isDeepStrictEqual, types } from 'node:util';
 /**
  * Deep equality of two results: `node:util`'s `isDeepStrictEqual` (same prototypes, `NaN` equals
  * `NaN`, `0` and `-0` differ, typed arrays by type and content, Maps and Sets whatever their order,
- * holes in arrays differ from `undefined`), except that two invalid Dates are equal, as `NaN` is.
+ * holes in arrays differ from `undefined`), except that two invalid Dates are equal, as `NaN` is:
+ * compared directly, or held in arrays, Maps, Sets and objects compared by their properties (one
+ * held by an Error or a boxed value, say, still differs from another).
  *
  * @example
  * deepEqual([NaN, new Map([[1, 'a']])], [NaN, new Map([[1, 'a']])]); // true
@@ -108,7 +110,7 @@ function withInvalidDatesMarked(value: unknown, copies: Map<object, object>): un
   }
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Object.getOwnPropertyDescriptor(value, key);
-    if (!descriptor || (Array.isArray(value) && key === 'length')) continue;
+    if (!descriptor || (kind === 'array' && key === 'length')) continue;
     if ('value' in descriptor) descriptor.value = withInvalidDatesMarked(descriptor.value, copies);
     Object.defineProperty(copy, key, descriptor);
   }

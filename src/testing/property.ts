@@ -212,7 +212,9 @@ export function parallelEquivalenceProperty<A extends unknown[], R>(
  * @param fn the function a loop calls: a self-contained function or a `task()` for the `'threads'` backend
  * @param argsArbitrary generates the argument tuple of one task
  * @param options {@link ParallelEquivalenceOptions} and fast-check's parameters
- * @returns once every case passed: how many cases ran, and the seed of the run
+ * @returns once every case passed (or, with a `reporter` or `asyncReporter`, once it returned:
+ * the reporter then decides what a failure does, as under `fc.assert`): how many cases ran, and
+ * the seed of the run
  * @throws ParallelEquivalenceError with fast-check's report: the shrunk counterexample (argument
  * tuples and Parallel options), the `seed` and `path` that replay it, and the difference found
  * @throws InvalidOptionError (`ERR_INVALID_OPTION`) for an invalid option
@@ -240,14 +242,17 @@ export async function checkParallelEquivalence<A extends unknown[], R>(
   const details = await fc.check(property, parameters);
   const run: EquivalenceRun = { runs: details.numRuns, seed: details.seed };
   // A reporter of the caller's decides what a failure does, as under fc.assert.
-  if (parameters.asyncReporter !== undefined) await parameters.asyncReporter(details);
-  else if (parameters.reporter !== undefined) parameters.reporter(details);
-  if (!details.failed || parameters.asyncReporter !== undefined || parameters.reporter !== undefined) return run;
+  const reporter = parameters.asyncReporter ?? parameters.reporter;
+  if (reporter) {
+    await reporter(details);
+    return run;
+  }
+  if (!details.failed) return run;
   const report = (await fc.asyncDefaultReportMessage(details)) ?? `Property failed after ${details.numRuns} tests`;
   throw new ParallelEquivalenceError(report, details);
 }
 
-/** What a passing {@link checkParallelEquivalence} ran. */
+/** What a {@link checkParallelEquivalence} that returned ran. */
 export interface EquivalenceRun {
   /** Cases generated and checked (fast-check's `numRuns` of the run). */
   readonly runs: number;

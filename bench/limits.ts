@@ -30,8 +30,9 @@ interface Limit {
   readonly loopMs: number;
   /** What the calling thread must do, and its time. */
   readonly shares: readonly { readonly what: string; readonly ms: number; readonly bestMs: number }[];
-  /** joblib-ts 'auto' in the comparison. */
+  /** joblib-ts 'auto' in the comparison: its median time, and its median speedup (as the other tables give it). */
   readonly measuredMs: number | undefined;
+  readonly measuredSpeedup: number | undefined;
 }
 
 /** W1: building the task list, on arguments just made, as the comparison's harness does. */
@@ -70,18 +71,19 @@ export function measureLimits(c: Comparison): Limit[] {
   for (const spec of displayOrder(c.specs)) {
     const loopMs = cellStats(c, spec.id, 'loop').time?.median;
     if (loopMs === undefined) continue;
-    const measuredMs = cellStats(c, spec.id, 'joblib-ts-auto').time?.median;
+    const auto = cellStats(c, spec.id, 'joblib-ts-auto');
+    const measured = { measuredMs: auto.time?.median, measuredSpeedup: auto.ratio?.median };
     const half = loopMs / 2;
     if (spec.id === 'W1') {
       const ms = buildTasksMs(spec, c);
-      limits.push({ spec, loopMs, measuredMs, shares: [{ what: 'making the task descriptors', ms, bestMs: ms + half }] });
+      limits.push({ spec, loopMs, ...measured, shares: [{ what: 'making the task descriptors', ms, bestMs: ms + half }] });
     } else if (spec.kind === 'arrays') {
       const { fresh, reused } = copyArraysMs(spec, c);
       const best = (copy: number) => Math.max(copy, (copy + loopMs) / 2);
       limits.push({
         spec,
         loopMs,
-        measuredMs,
+        ...measured,
         shares: [
           { what: 'copying each array into new memory', ms: fresh, bestMs: best(fresh) },
           { what: 'copying each array into memory used before', ms: reused, bestMs: best(reused) },
@@ -89,7 +91,7 @@ export function measureLimits(c: Comparison): Limit[] {
       });
     } else if (spec.kind === 'shared') {
       const ms = shareArrayMs(spec);
-      limits.push({ spec, loopMs, measuredMs, shares: [{ what: 'copying the array into new shared memory', ms, bestMs: ms + half }] });
+      limits.push({ spec, loopMs, ...measured, shares: [{ what: 'copying the array into new shared memory', ms, bestMs: ms + half }] });
     }
   }
   return limits;
@@ -100,17 +102,17 @@ export function limitsMarkdown(limits: readonly Limit[]): string {
   const lines = [
     '# What bounds W1, W5 and W6',
     '',
-    'Written by `npm run bench` (bench/limits.ts): the work the calling thread cannot hand to a worker, timed in one thread (medians of 5), and the best speedup it leaves with 2 workers on 2 CPUs. W1 and W6: the tasks wait for it, so a call takes at least this time plus half the loop. W5: it overlaps the tasks, but shares the CPUs with them, so a call takes at least max(copies, (copies + loop) / 2). The loop and joblib-ts times are the comparison\'s medians.',
+    `Written by \`npm run bench\` (bench/limits.ts): the work the calling thread cannot hand to a worker, timed in one thread (medians of ${REPS}), and the best speedup it leaves with 2 workers on 2 CPUs. W1 and W6: the tasks wait for it, so a call takes at least this time plus half the loop. W5: it overlaps the tasks, but shares the CPUs with them, so a call takes at least max(copies, (copies + loop) / 2). The loop and joblib-ts times are the comparison's medians, and the speedup in the last column is the median of the runs' speedups, as in the tables above.`,
     '',
     "| Workload | Loop | Calling thread's share | Its time | Best possible | Best speedup | Target | joblib-ts 'auto' |",
     '|---|--:|---|--:|--:|--:|--:|--:|',
   ];
-  for (const { spec, loopMs, shares, measuredMs } of limits) {
+  for (const { spec, loopMs, shares, measuredMs, measuredSpeedup } of limits) {
     for (const share of shares) {
       lines.push(
         `| ${spec.id} | ${formatMs(loopMs)} | ${share.what} | ${formatMs(share.ms)} | ${formatMs(share.bestMs)} | ${formatSpeedup(loopMs / share.bestMs)} | ${
           spec.target !== undefined ? `>= ${spec.target}x` : '—'
-        } | ${measuredMs !== undefined ? `${formatMs(measuredMs)} (${formatSpeedup(loopMs / measuredMs)})` : '—'} |`,
+        } | ${measuredMs !== undefined ? `${formatMs(measuredMs)}${measuredSpeedup !== undefined ? ` (${formatSpeedup(measuredSpeedup)})` : ''}` : '—'} |`,
       );
     }
   }

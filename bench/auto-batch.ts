@@ -8,7 +8,7 @@
 import { formatCount, formatMs, formatSpeedup } from '../examples/timing.js';
 import { cellStats, type Comparison } from './compare.js';
 import { displayOrder } from './report.js';
-import { spread } from './stats.js';
+import { medianOf } from './stats.js';
 
 export function autoBatchMarkdown(c: Comparison): string {
   const lines = [
@@ -29,15 +29,15 @@ export function autoBatchMarkdown(c: Comparison): string {
     const auto = cellStats(c, spec.id, 'joblib-ts-auto');
     const one = cellStats(c, spec.id, 'joblib-ts-1');
     if (!loop.time || !auto.time) continue;
-    const max = spread(auto.results.map((r) => r.stats?.maxBatch).filter((v): v is number => v !== undefined));
-    const final = spread(auto.results.map((r) => r.stats?.finalBatch).filter((v): v is number => v !== undefined));
+    const max = medianOf(auto.results.map((r) => r.stats?.maxBatch));
+    const final = medianOf(auto.results.map((r) => r.stats?.finalBatch));
     const costUs = (loop.time.median * 1000) / spec.tasks;
     lines.push(
       `| ${[
         `${spec.id}: ${spec.title}`,
         formatCount(spec.tasks),
         costUs >= 1000 ? `${(costUs / 1000).toFixed(2)} ms` : `${costUs.toFixed(costUs < 10 ? 2 : 0)} µs`,
-        max && final ? `${formatCount(Math.round(max.median))} / ${formatCount(Math.round(final.median))}` : '—',
+        max !== undefined && final !== undefined ? `${formatCount(Math.round(max))} / ${formatCount(Math.round(final))}` : '—',
         formatMs(loop.time.median),
         formatMs(auto.time.median),
         auto.ratio ? formatSpeedup(auto.ratio.median) : '—',

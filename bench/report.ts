@@ -5,7 +5,7 @@
 import { formatMs, formatSpeedup } from '../examples/timing.js';
 import { cellStats, systemDefs, type CellStats, type Comparison, type SystemDef, type SystemId } from './compare.js';
 import type { MemoryBenchResult } from './memory.js';
-import { spread } from './stats.js';
+import { medianOf, spread } from './stats.js';
 import type { Series } from './svg.js';
 import type { WorkloadSpec } from './workloads.js';
 
@@ -58,10 +58,6 @@ function skippedOr(c: Comparison, system: SystemDef, spec: WorkloadSpec, text: (
   const def = c.systems.find((s) => s.id === system.id);
   if (!def || !def.runs(spec)) return '—';
   return text();
-}
-
-function medianOf(values: readonly (number | undefined)[]): number | undefined {
-  return spread(values.filter((v): v is number => v !== undefined))?.median;
 }
 
 /** Whether joblib-ts 'auto' met the workload's target, and the target as text. */
@@ -165,8 +161,8 @@ export function comparisonMarkdown(c: Comparison): string {
     .filter((s) => s.kind !== 'memory' && s.kind !== 'cold' && s.kind !== 'perfect')
     .map((s) => {
       const runs = cellStats(c, s.id, 'joblib-py').results;
-      const t = spread(runs.map((r) => r.loopMs).filter((v): v is number => v !== undefined));
-      return `${s.id} ${t ? formatMs(t.median) : '—'}`;
+      const t = medianOf(runs.map((r) => r.loopMs));
+      return `${s.id} ${t !== undefined ? formatMs(t) : '—'}`;
     });
   lines.push(c.python.found ? pyLoops.join(', ') + '.' : 'skipped.', '');
 

@@ -28,6 +28,11 @@ export function spread(values: readonly number[]): Spread | undefined {
   return { median: median(sorted), min: sorted[0] as number, max: sorted[sorted.length - 1] as number, n: sorted.length };
 }
 
+/** The median of the values that are there (a run may lack a figure), undefined when none is. */
+export function medianOf(values: readonly (number | undefined)[]): number | undefined {
+  return spread(values.filter((v): v is number => v !== undefined))?.median;
+}
+
 /**
  * The median wall time, in ms, of `runs` calls of the function that `prepare` returns. `prepare`
  * runs before each call, untimed: each call gets inputs of its own, so that none finds what the call

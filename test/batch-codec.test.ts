@@ -14,6 +14,7 @@ import {
   MAX_COPIED_BYTES,
 } from '../dist/batch-codec.js';
 import { Parallel, delayed } from '../dist/index.js';
+import { argumentFreed, watchArgument } from './fixtures/tasks.mjs';
 
 describe('batch encoding', () => {
   it('packs each argument position into an Int32Array when it holds only 32-bit integers, else a Float64Array', () => {
@@ -150,5 +151,16 @@ describe('large arrays through Parallel', () => {
     assert.deepEqual(await Parallel({ nJobs: 2, batchSize: 1 })([0, 1, 2, 3].map((part) => delayed(sliceSum)(data, part, 4))), expected);
     assert.equal(data.length, (SHARE_REPEATED_BYTES / 8) * 2);
     assert.equal(data.buffer instanceof SharedArrayBuffer, false);
+  });
+
+  it('lets go of a task\'s arguments in the worker once it ran, before the rest of its batch', async () => {
+    // Both tasks in one batch, so on one worker (nJobs 1 would run them in this thread): the second
+    // task collects garbage there until the first one's array is freed.
+    const run = Parallel({ nJobs: 2, batchSize: 2 });
+    try {
+      assert.deepEqual(await run([delayed(watchArgument)(new Float64Array(1024)), delayed(argumentFreed)()]), [1024, true]);
+    } finally {
+      await run.close();
+    }
   });
 });

@@ -48,11 +48,18 @@ export class TaskQueue {
     this.fnIds = batch.fnIds.concat(this.fnIds);
   }
 
+  /**
+   * Drops the taken tasks from the front, in place. Assigning new arrays made V8 drop the code it had
+   * compiled for `push` and the input loop around it, on the assumption that the fields never change
+   * after the constructor (W2: at the first compaction of a call of 10,000 tasks, and compiled again).
+   */
   private compact(): void {
-    if (this.head === 0) return;
-    this.indices = this.indices.slice(this.head);
-    this.tasks = this.tasks.slice(this.head);
-    this.fnIds = this.fnIds.slice(this.head);
+    const { head } = this;
+    if (head === 0) return;
+    for (const column of [this.indices, this.tasks, this.fnIds] as unknown[][]) {
+      column.copyWithin(0, head);
+      column.length -= head;
+    }
     this.head = 0;
   }
 }

@@ -6,6 +6,7 @@
  * copied; results that are all numbers (or all booleans) come back the same way. Anything else
  * travels as plain arrays, by structured clone.
  */
+import { copyIntoShared, copyStates } from './shared-copy.js';
 
 /**
  * Numbers that are all 32-bit integers travel in an Int32Array, others in a Float64Array. The
@@ -62,10 +63,21 @@ function numberAt(values: readonly unknown[], i: number, column: number | undefi
 export const SHARE_ALWAYS_BYTES = 16 << 20;
 export const SHARE_REPEATED_BYTES = 1 << 20;
 
+/**
+ * Smallest copy worth asking idle workers to help with (see shared-copy.ts): a message and a wake-up
+ * per worker against about 0.5 ms per MiB of new memory.
+ */
+export const HELPED_COPY_BYTES = 16 << 20;
+
+/** Asks idle workers to touch the pages of `buffer` while the calling thread copies into it. */
+export type CopyHelpers = (buffer: SharedArrayBuffer, states: Int32Array) => void;
+
 /** The shared copies of one call, by the caller's buffer. */
 export class SharedCopies {
   private readonly copies = new WeakMap<ArrayBufferLike, SharedArrayBuffer>();
   private readonly seen = new WeakSet<ArrayBufferLike>();
+
+  constructor(private readonly askHelpers?: CopyHelpers) {}
 
   /**
    * Whether `view` travels in shared memory rather than copied with its message: it already is in
@@ -96,7 +108,13 @@ export class SharedCopies {
       return undefined;
     }
     shared = new SharedArrayBuffer(size);
-    new Uint8Array(shared).set(new Uint8Array(buffer));
+    if (this.askHelpers && size >= HELPED_COPY_BYTES) {
+      const states = copyStates(size);
+      this.askHelpers(shared, states);
+      copyIntoShared(new Uint8Array(buffer), shared, states);
+    } else {
+      new Uint8Array(shared).set(new Uint8Array(buffer));
+    }
     this.copies.set(buffer, shared);
     return shared;
   }

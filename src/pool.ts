@@ -9,7 +9,15 @@ import { transferables } from './batch-codec.js';
 import { BatchRun, type RunContext } from './batch-run.js';
 import { WorkerCrashedError } from './errors.js';
 import { typeScriptLoaderUrl, workerExecArgv } from './tsx-loader.js';
-import { ENDED_COUNTERS, cellIndex, newSharedCells, type BatchRequest, type ChunkReplies, type PoolWorkerData } from './protocol.js';
+import {
+  ENDED_COUNTERS,
+  cellIndex,
+  newSharedCells,
+  type BatchRequest,
+  type ChunkReplies,
+  type PoolWorkerData,
+  type TouchSharedRequest,
+} from './protocol.js';
 import type { BatchEnd } from './backend.js';
 import type { Batch, Outcomes } from './batch.js';
 
@@ -94,6 +102,12 @@ export class PoolWorker {
         if (run.workerDied(code, this.lastError, this.killedOnPurpose, crashReported)) crashReported = true;
       }
     });
+  }
+
+  /** Asks the worker to touch the pages of a shared copy being made (see shared-copy.ts). */
+  touchShared(buffer: SharedArrayBuffer, states: Int32Array): void {
+    const request: TouchSharedRequest = { joblibTsTouchShared: true, buffer, states };
+    this.native.postMessage(request);
   }
 
   get isAlive(): boolean {

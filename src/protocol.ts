@@ -24,6 +24,20 @@ export interface PoolWorkerData {
   readonly endedCounters: Int32Array;
 }
 
+/**
+ * Sent to an idle worker, outside any batch, while the calling thread copies a large array into new
+ * shared memory: the worker touches the far end of the buffer first (see shared-copy.ts).
+ */
+export interface TouchSharedRequest {
+  readonly joblibTsTouchShared: true;
+  readonly buffer: SharedArrayBuffer;
+  readonly states: Int32Array;
+}
+
+export function isTouchSharedRequest(message: unknown): message is TouchSharedRequest {
+  return typeof message === 'object' && message !== null && (message as Partial<TouchSharedRequest>).joblibTsTouchShared === true;
+}
+
 /** Counters in {@link PoolWorkerData.endedCounters}: more than the batches a worker ever holds at once. */
 export const ENDED_COUNTERS = 8;
 

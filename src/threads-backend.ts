@@ -40,7 +40,12 @@ export class ThreadsBackend implements Backend {
     private readonly control: RunControl,
     private readonly config: WorkerConfig,
   ) {
-    this.context = { refs: this.refs, control, sharedCopies: new SharedCopies() };
+    // A large array's shared copy is made as the first batch that needs it is sent: the call's idle
+    // workers, that one included, help with it (see shared-copy.ts).
+    const helpers = (buffer: SharedArrayBuffer, states: Int32Array) => {
+      for (const worker of this.workers) if (worker.isAlive && worker.load === 0) worker.touchShared(buffer, states);
+    };
+    this.context = { refs: this.refs, control, sharedCopies: new SharedCopies(helpers) };
     this.depth = control.timeoutMs === undefined ? BATCHES_PER_WORKER : 1;
     this.slots = nJobs * this.depth;
   }

@@ -2,10 +2,12 @@
  * Entry of every pool worker. It answers each batch with chunks of outcomes and never throws across
  * the thread boundary: a task's failure is an outcome; only a dying worker is a crash.
  */
+import { parentPort } from 'node:worker_threads';
 import { expose, Transfer } from 'threads/worker';
 import { transferables } from './batch-codec.js';
 import { runBatch } from './worker-batch.js';
-import type { BatchChunk, BatchRequest, ChunkObserver } from './protocol.js';
+import { isTouchSharedRequest, type BatchChunk, type BatchRequest, type ChunkObserver } from './protocol.js';
+import { touchShared } from './shared-copy.js';
 
 /**
  * threads.js keeps a worker alive after an uncaught error and reports it later with a message that
@@ -17,6 +19,11 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
     if (String(listener).includes('postUncaughtErrorMessage')) process.off(event, listener);
   }
 }
+
+// Help with a shared copy the calling thread is making (threads.js ignores messages not its own).
+parentPort?.on('message', (message: unknown) => {
+  if (isTouchSharedRequest(message)) touchShared(message.buffer, message.states);
+});
 
 /**
  * The caller may send the next batch before this one ends, so that no worker waits for the calling

@@ -1,0 +1,76 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { CHUNK_BYTES, copyIntoShared, copyStates, touchShared } from '../dist/shared-copy.js';
+import { HELPED_COPY_BYTES } from '../dist/batch-codec.js';
+import { Parallel, delayed } from '../dist/index.js';
+
+/** Bytes that differ from chunk to chunk and page to page, none of them zero. */
+function pattern(bytes: number): Uint8Array {
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) data[i] = 1 + ((i * 7 + (i >>> 12)) % 251);
+  return data;
+}
+
+/** Threads that run touchShared on every buffer they are sent, then say so. */
+async function helperThreads(count: number): Promise<Worker[]> {
+  const source = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchShared }) => {
+      parentPort.on('message', ({ buffer, states }) => { touchShared(buffer, states); parentPort.postMessage('done'); });
+      parentPort.postMessage('ready');
+    });`;
+  const threads = Array.from({ length: count }, () => new Worker(source, { eval: true }));
+  await Promise.all(threads.map((thread) => new Promise((resolve) => thread.once('message', resolve))));
+  return threads;
+}
+
+describe('copying into new shared memory with helpers', () => {
+  it('copies every byte whether helpers touch the buffer at the same time, late, or not at all', async () => {
+    const threads = await helperThreads(2);
+    try {
+      for (const bytes of [CHUNK_BYTES * 9 + 4096 * 3 + 5, CHUNK_BYTES * 4, 1000]) {
+        const source = pattern(bytes);
+        for (let round = 0; round < 4; round++) {
+          const target = new SharedArrayBuffer(bytes);
+          const states = copyStates(bytes);
+          const helped = threads.map((thread) => new Promise((resolve) => thread.once('message', resolve)));
+          for (const thread of threads) thread.postMessage({ buffer: target, states });
+          copyIntoShared(source, target, states);
+          assert.deepEqual(new Uint8Array(target), source, `${bytes} bytes, round ${round}`);
+          await Promise.all(helped);
+          // A helper that comes once the copy is done finds every chunk taken and writes nothing.
+          touchShared(target, states);
+          assert.deepEqual(new Uint8Array(target), source, `${bytes} bytes, round ${round}, late helper`);
+        }
+        const alone = new SharedArrayBuffer(bytes);
+        copyIntoShared(source, alone, copyStates(bytes));
+        assert.deepEqual(new Uint8Array(alone), source, `${bytes} bytes, no helper`);
+      }
+    } finally {
+      await Promise.all(threads.map((thread) => thread.terminate()));
+    }
+  });
+
+  it('gives the tasks of a call an array large enough for the workers to help copy it, unchanged', async () => {
+    const values = new Float64Array(HELPED_COPY_BYTES / 8 + 1000).map((_, i) => (i % 97) - 48);
+    const sliceSum = (a: Float64Array, part: number, parts: number) => {
+      const size = Math.ceil(a.length / parts);
+      let sum = 0;
+      for (let i = part * size; i < Math.min(a.length, (part + 1) * size); i++) sum += a[i] as number;
+      return sum;
+    };
+    const parts = [0, 1, 2, 3, 4, 5, 6, 7];
+    const run = Parallel({ nJobs: 2, batchSize: 1 });
+    try {
+      // The first call starts the workers; in the second, both are idle when the copy is made.
+      for (let call = 0; call < 2; call++) {
+        assert.deepEqual(await run(parts.map((part) => delayed(sliceSum)(values, part, 8))), parts.map((part) => sliceSum(values, part, 8)));
+      }
+    } finally {
+      await run.close();
+    }
+    assert.equal(values[1], -47);
+    assert.equal(values.buffer instanceof SharedArrayBuffer, false);
+  });
+});

@@ -45,7 +45,7 @@ const comparison = await runComparison({
   ...(systems ? { systems } : {}),
 });
 
-const limits = measureLimits(comparison);
+const limits = await measureLimits(comparison);
 const markdown = [
   comparisonMarkdown(comparison),
   ...(limits.length > 0 ? [limitsMarkdown(limits)] : []),

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { CHUNK_BYTES, copyIntoShared, copyStates, touchShared } from '../dist/shared-copy.js';
+import { CHUNK_BYTES, copyIntoShared, copyStates, touchPages, touchShared } from '../dist/shared-copy.js';
 import { HELPED_COPY_BYTES } from '../dist/batch-codec.js';
 import { Parallel, delayed } from '../dist/index.js';
 
@@ -49,6 +49,39 @@ describe('copying into new shared memory with helpers', () => {
       }
     } finally {
       await Promise.all(threads.map((thread) => thread.terminate()));
+    }
+  });
+
+  it('never undoes a copy when a helper touches the same pages at the same time', async () => {
+    // Helpers touch only chunks ahead of the copy, but may still be on one when the copy reaches it.
+    const bytes = CHUNK_BYTES * 8;
+    const source = pattern(bytes);
+    const touchEverything = `
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchPages }) => {
+        parentPort.on('message', ({ buffer }) => {
+          const bytes = new Uint8Array(buffer);
+          for (let pass = 0; pass < 20; pass++) touchPages(bytes, 0, bytes.byteLength);
+          parentPort.postMessage('done');
+        });
+        parentPort.postMessage('ready');
+      });`;
+    const thread = new Worker(touchEverything, { eval: true });
+    try {
+      await new Promise((resolve) => thread.once('message', resolve));
+      for (let round = 0; round < 5; round++) {
+        const target = new SharedArrayBuffer(bytes);
+        const done = new Promise((resolve) => thread.once('message', resolve));
+        thread.postMessage({ buffer: target });
+        for (let pass = 0; pass < 5; pass++) new Uint8Array(target).set(source);
+        await done;
+        assert.deepEqual(new Uint8Array(target), source, `round ${round}`);
+      }
+      const local = new Uint8Array(8192).fill(9);
+      touchPages(local, 0, local.byteLength);
+      assert.deepEqual(local, new Uint8Array(8192).fill(9));
+    } finally {
+      await thread.terminate();
     }
   });
 

@@ -49,17 +49,18 @@ export class TaskQueue {
   }
 
   /**
-   * Drops the taken tasks from the front, in place. Assigning new arrays made V8 drop the code it had
-   * compiled for `push` and the input loop around it, on the assumption that the fields never change
-   * after the constructor (W2: at the first compaction of a call of 10,000 tasks, and compiled again).
+   * Drops the taken tasks from the front, in place. Assigning new arrays (`slice`) made V8 drop the
+   * code it had compiled for `push` and the input loop around it, which counted on the fields never
+   * changing after the constructor (W2: at the first compaction of a call of 10,000 tasks, and
+   * compiled again). `splice` moves the rest about as fast as `slice` copies it; `copyWithin` was 8x
+   * slower. (`requeue` still assigns: it follows a crash or a timeout.)
    */
   private compact(): void {
     const { head } = this;
     if (head === 0) return;
-    for (const column of [this.indices, this.tasks, this.fnIds] as unknown[][]) {
-      column.copyWithin(0, head);
-      column.length -= head;
-    }
+    this.indices.splice(0, head);
+    this.tasks.splice(0, head);
+    this.fnIds.splice(0, head);
     this.head = 0;
   }
 }

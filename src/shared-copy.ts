@@ -7,12 +7,14 @@
  *
  * The buffer is cut into chunks. The calling thread copies them in order from the first, and says
  * which one it is at; helpers take chunks from the last, down, and stop at the calling thread's.
- * A helper touches a page with an atomic compare-exchange of 0 for 0 on one of its bytes: it leaves
- * the byte as it is, whether the copy reached it first or not, so the calling thread never waits for
- * a helper (one that stops halfway, or comes late, changes nothing). On x86 it still counts as a
- * write, which is what makes the kernel provide the page (it writes the byte back when the
- * comparison fails); an atomic add of 0 took twice as long as a plain write, 90-100 against 40-50
- * ms for 100 MiB of new pages, and the compare-exchange 45 ms.
+ * A helper touches a page with an atomic compare-exchange of 0 for 0 on one of its bytes: on a new
+ * page the byte is 0, and storing 0 makes the kernel provide the page; where the copy got there
+ * first, the comparison fails and the byte stays as the copy left it. So the calling thread never
+ * waits for a helper (one that stops halfway, or comes late, changes nothing). That a compare-exchange
+ * never undoes a plain write racing with it is a property of the hardware's atomic instructions
+ * (x86-64, arm64), not one the JavaScript memory model promises for racing non-atomic writes. An
+ * atomic add of 0 took twice as long, 90-100 ms against 40-50 for a plain write on 100 MiB of new
+ * pages; the compare-exchange 45 ms.
  */
 
 /** Bytes of a chunk: what a helper takes at a time. */

@@ -11,15 +11,14 @@
  * of its own but in quick mode (`fresh: true` starts a process for every job).
  * The memory figures (cache and hash) run once, after the repetitions, in fresh processes.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { cpuTimes, stolenShare } from './host.js';
 import { formatMs } from '../examples/timing.js';
 import { spread, type Spread } from './stats.js';
 import type { Job, JobResult } from './systems/harness.js';
+import { Child, findPython, startAll, type PythonStatus } from './children.js';
 import { calibrate, checksum, workloadSpecs, type Calibration, type WorkloadSpec } from './workloads.js';
 
 export type SystemId =
@@ -137,10 +136,6 @@ export interface Measurement {
   readonly wrong?: string;
 }
 
-export type PythonStatus =
-  | { readonly found: true; readonly command: string; readonly python: string; readonly joblib: string; readonly numpy: string | null }
-  | { readonly found: false; readonly reason: string };
-
 export interface Comparison {
   readonly quick: boolean;
   readonly reps: number;
@@ -154,97 +149,9 @@ export interface Comparison {
   readonly machine: { readonly cpus: number; readonly model: string; readonly platform: string; readonly node: string };
   readonly loadBefore: number;
   readonly loadAfter: number;
+  /** Share of the CPUs' time the host took for other guests during the run (see host.ts), from 0 to 1. */
+  readonly stolen: number | undefined;
   readonly durationMs: number;
-}
-
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/**
- * Finds a Python with joblib: $BENCH_PYTHON, then `python3`, then Debian's /usr/bin/python3
- * (`apt-get install python3-joblib`). BENCH_PYTHON=none skips Python joblib.
- */
-function findPython(): PythonStatus {
-  if (process.env.BENCH_PYTHON === 'none') return { found: false, reason: 'BENCH_PYTHON=none' };
-  const candidates = [...new Set([process.env.BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c))];
-  for (const command of candidates) {
-    const probe = spawnSync(
-      command,
-      ['-c', "import json, sys, joblib\ntry:\n import numpy; n = numpy.__version__\nexcept ImportError:\n n = None\nprint(json.dumps([sys.version.split()[0], joblib.__version__, n]))"],
-      { encoding: 'utf8', timeout: 30_000 },
-    );
-    if (probe.status === 0) {
-      const [python, joblib, numpy] = JSON.parse(probe.stdout.trim()) as [string, string, string | null];
-      return { found: true, command, python, joblib, numpy };
-    }
-  }
-  return { found: false, reason: `no Python with joblib (tried ${candidates.join(', ')}; \`python3 -c 'import joblib'\` fails)` };
-}
-
-/** A child process serving jobs of one system. */
-class Child {
-  private readonly process: ChildProcessWithoutNullStreams;
-  private readonly lines: AsyncIterator<string>;
-  private stderr = '';
-  readonly ready: Promise<void>;
-
-  constructor(system: SystemDef, python: PythonStatus) {
-    const script = `${HERE}systems/${system.file}`;
-    this.process =
-      system.runtime === 'python'
-        ? spawn(python.found ? python.command : 'python3', ['-u', script], { cwd: ROOT })
-        : spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT });
-    this.process.stderr.setEncoding('utf8');
-    this.process.stderr.on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-4000);
-    });
-    this.process.stdin.on('error', () => undefined);
-    this.lines = createInterface({ input: this.process.stdout, crlfDelay: Infinity })[Symbol.asyncIterator]();
-    this.ready = this.next('@@ready').then(() => undefined);
-    this.ready.catch(() => undefined); // a process that dies before it is ready fails its first job instead
-  }
-
-  private async next(prefix: string): Promise<string> {
-    for (;;) {
-      const line = await this.lines.next();
-      if (line.done) throw new Error(`the child process ended${this.stderr ? `: ${this.stderr.trim().split('\n').slice(-6).join('\n')}` : ''}`);
-      if (line.value.startsWith(prefix)) return line.value.slice(prefix.length).trim();
-    }
-  }
-
-  async request(job: Job, timeoutMs: number): Promise<JobResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.process.kill('SIGKILL');
-        reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s: killed`));
-      }, timeoutMs);
-    });
-    try {
-      await Promise.race([this.ready, timeout]);
-      this.process.stdin.write(`${JSON.stringify(job)}\n`);
-      return JSON.parse(await Promise.race([this.next('@@result '), timeout])) as JobResult;
-    } catch (error) {
-      return { ok: false, error: (error as Error).message };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Whether the process still runs (a crashed or killed one is replaced for the next job). */
-  get alive(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null && !this.process.killed;
-  }
-
-  /** Ends stdin and waits for the process to exit (killing it after 10 s). */
-  async close(): Promise<void> {
-    if (!this.alive) return;
-    const exited = new Promise<void>((resolve) => this.process.once('exit', () => resolve()));
-    this.process.stdin.end();
-    const timer = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
 }
 
 /** Runs the comparison. */
@@ -256,6 +163,7 @@ export async function runComparison(options: CompareOptions = {}): Promise<Compa
   const fresh = options.fresh ?? false;
   const log = options.log ?? console.log;
   const loadBefore = loadavg()[0] ?? 0;
+  const cpuBefore = cpuTimes();
 
   const python = findPython();
   log(python.found ? `Python joblib ${python.joblib} (Python ${python.python}, ${python.command})` : `Python joblib: skipped (${python.reason})`);
@@ -290,6 +198,7 @@ export async function runComparison(options: CompareOptions = {}): Promise<Compa
     try {
       for (const spec of repSpecs) {
         const order = rotate(systems.filter((s) => s.runs(spec)), rep);
+        const cpuAtStart = cpuTimes();
         const own = fresh || freshProcess(spec, quick) ? new Map<SystemId, Child>() : children;
         if (own !== children) await startAll(order, own, python);
         const results = new Map<SystemId, JobResult>();
@@ -312,7 +221,9 @@ export async function runComparison(options: CompareOptions = {}): Promise<Compa
         }
         const added = judge(rep, spec, results);
         measurements.push(...added);
-        log(`${progressLine(rep, reps, spec, added, systems)} [${((performance.now() - started) / 1000).toFixed(0)} s]`);
+        const stolen = stolenShare(cpuAtStart, cpuTimes());
+        const stolenNote = stolen === undefined ? '' : `, ${(100 * stolen).toFixed(0)}% stolen`;
+        log(`${progressLine(rep, reps, spec, added, systems)} [${((performance.now() - started) / 1000).toFixed(0)} s${stolenNote}]`);
       }
     } finally {
       await Promise.all([...children.values()].map((child) => child.close()));
@@ -349,6 +260,7 @@ export async function runComparison(options: CompareOptions = {}): Promise<Compa
     },
     loadBefore,
     loadAfter: loadavg()[0] ?? 0,
+    stolen: stolenShare(cpuBefore, cpuTimes()),
     durationMs: performance.now() - started,
   };
 }
@@ -360,12 +272,6 @@ export async function runComparison(options: CompareOptions = {}): Promise<Compa
  */
 function freshProcess(spec: WorkloadSpec, quick: boolean): boolean {
   return spec.kind === 'shared' && !quick;
-}
-
-/** Starts a process for each system and waits until all are ready. */
-async function startAll(systems: readonly SystemDef[], into: Map<SystemId, Child>, python: PythonStatus): Promise<void> {
-  for (const system of systems) if (!into.has(system.id)) into.set(system.id, new Child(system, python));
-  await Promise.all([...into.values()].map((child) => child.ready.catch(() => undefined)));
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {

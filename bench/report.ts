@@ -107,7 +107,7 @@ export function comparisonMarkdown(c: Comparison): string {
     '',
     `Written by \`npm run bench${c.quick ? ' -- --quick' : ''}\` (bench/run.ts, bench/compare.ts)${c.quick ? ': quick mode, fewer tasks' : ''}; the comparison took ${(c.durationMs / 60_000).toFixed(1)} min.`,
     '',
-    `- Machine: ${c.machine.cpus} CPUs (${c.machine.model}), ${c.machine.platform}; load average ${c.loadBefore.toFixed(2)} before, ${c.loadAfter.toFixed(2)} after. The host is shared and slows down in bursts: compare figures of one run only.`,
+    `- Machine: ${c.machine.cpus} CPUs (${c.machine.model}), ${c.machine.platform}; load average ${c.loadBefore.toFixed(2)} before, ${c.loadAfter.toFixed(2)} after${c.stolen === undefined ? '' : `; ${(100 * c.stolen).toFixed(1)}% of the CPUs' time stolen by the host for other guests during the run`}. The host is shared and slows down in bursts: compare figures of one run only.`,
     `- Node.js ${c.machine.node}; ${python}.`,
     `- Every system runs ${c.workers} workers. ${c.reps} repetitions; in each, every system runs every workload in turn, in an order rotated from one repetition to the next, in a child process of its own (${
       c.fresh

@@ -1,9 +1,10 @@
 /**
  * Copying a large array into new shared memory, with idle workers' help. Most of such a copy is the
  * kernel providing fresh pages (a page fault for every 4 KiB written the first time), not the copy:
- * the calling thread took 58-63 ms for 100 MiB alone, and 34-42 ms while two idle workers touched
+ * the calling thread took 47-63 ms for 100 MiB alone, and 33-38 ms while two idle workers touched
  * the far end of the buffer first, so that its pages were there when the copy reached them (bench
- * W6, where every task waits for that copy).
+ * W6, where every task waits for that copy; 4 alternating runs of each). When new pages come cheap,
+ * the helpers gain little: one full bench run timed 35 ms alone and 41 ms helped.
  *
  * The buffer is cut into chunks. The calling thread copies them in order from the first, and says
  * which one it is at; helpers take chunks from the last, down, and stop at the calling thread's.

@@ -129,7 +129,7 @@ class WorkerBatch {
    * promise of a task that returned one (that task is under way: its outcome is not recorded yet).
    */
   runPlain(fn: Callable): PromiseLike<unknown> | undefined {
-    const { args, cancel, fnIds } = this;
+    const { cancel, fnIds } = this;
     const id = this.fnIdAt(this.next);
     while (this.next < this.count) {
       if (Atomics.load(cancel, 0) !== 0) {
@@ -139,7 +139,7 @@ class WorkerBatch {
       if (typeof fnIds !== 'number' && fnIds[this.next] !== id) return undefined;
       let value: unknown;
       try {
-        value = this.call(fn, args, this.next);
+        value = this.call(fn, this.next);
         if (isThenable(value)) return value;
       } catch (error) {
         this.failed(error);
@@ -152,9 +152,9 @@ class WorkerBatch {
   }
 
   /** Calls task `i`, letting go of its argument list first (see {@link lists}). */
-  private call(fn: Callable, args: EncodedArgs, i: number): unknown {
+  private call(fn: Callable, i: number): unknown {
     const { lists } = this;
-    if (lists === undefined) return callWithArgs(fn, args, i);
+    if (lists === undefined) return callWithArgs(fn, this.args, i);
     const list = lists[i] as unknown[];
     lists[i] = undefined;
     return fn(...list);

@@ -12,12 +12,15 @@ function pattern(bytes: number): Uint8Array {
   return data;
 }
 
-/** Threads that run touchShared on every buffer they are sent, then say so. */
-async function helperThreads(count: number): Promise<Worker[]> {
+/**
+ * Threads that import shared-copy.js and, for every message (a buffer and the copy's states), run
+ * `body` (JavaScript with `buffer`, `states` and the module's exports in scope), then answer.
+ */
+async function helperThreads(count: number, body: string): Promise<Worker[]> {
   const source = `
     const { parentPort } = require('node:worker_threads');
-    import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchShared }) => {
-      parentPort.on('message', ({ buffer, states }) => { touchShared(buffer, states); parentPort.postMessage('done'); });
+    import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchShared, touchPages }) => {
+      parentPort.on('message', ({ buffer, states }) => { ${body}; parentPort.postMessage('done'); });
       parentPort.postMessage('ready');
     });`;
   const threads = Array.from({ length: count }, () => new Worker(source, { eval: true }));
@@ -27,7 +30,7 @@ async function helperThreads(count: number): Promise<Worker[]> {
 
 describe('copying into new shared memory with helpers', () => {
   it('copies every byte whether helpers touch the buffer at the same time, late, or not at all', async () => {
-    const threads = await helperThreads(2);
+    const threads = await helperThreads(2, 'touchShared(buffer, states)');
     try {
       for (const bytes of [CHUNK_BYTES * 9 + 4096 * 3 + 5, CHUNK_BYTES * 4, 1000]) {
         const source = pattern(bytes);
@@ -56,19 +59,9 @@ describe('copying into new shared memory with helpers', () => {
     // Helpers touch only chunks ahead of the copy, but may still be on one when the copy reaches it.
     const bytes = CHUNK_BYTES * 8;
     const source = pattern(bytes);
-    const touchEverything = `
-      const { parentPort } = require('node:worker_threads');
-      import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchPages }) => {
-        parentPort.on('message', ({ buffer }) => {
-          const bytes = new Uint8Array(buffer);
-          for (let pass = 0; pass < 20; pass++) touchPages(bytes, 0, bytes.byteLength);
-          parentPort.postMessage('done');
-        });
-        parentPort.postMessage('ready');
-      });`;
-    const thread = new Worker(touchEverything, { eval: true });
+    const [thread] = await helperThreads(1, 'for (let pass = 0; pass < 20; pass++) touchPages(new Uint8Array(buffer), 0, buffer.byteLength)');
+    if (!thread) throw new Error('no helper thread');
     try {
-      await new Promise((resolve) => thread.once('message', resolve));
       for (let round = 0; round < 5; round++) {
         const target = new SharedArrayBuffer(bytes);
         const done = new Promise((resolve) => thread.once('message', resolve));

@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { hash } from '../dist/hash.js';
-import { loadFastDigest } from '../dist/hash-digest.js';
 import { timeMedian } from './stats.js';
 
 const MIB = 1024 * 1024;
@@ -13,7 +12,7 @@ const SIZE_MIB = 64;
 const RUNS = 5;
 
 /** MiB/s of hash() and of raw md5, sha1 and sha256 over the same 64 MiB. */
-export async function hashThroughput(): Promise<{ mibPerSec: number; cryptoMibPerSec: Record<string, number> }> {
+export function hashThroughput(): { mibPerSec: number; cryptoMibPerSec: Record<string, number> } {
   const data = new Float64Array((SIZE_MIB * MIB) / 8);
   for (let i = 0; i < data.length; i++) data[i] = i * 0.5;
   const bytes = new Uint8Array(data.buffer);
@@ -23,15 +22,12 @@ export async function hashThroughput(): Promise<{ mibPerSec: number; cryptoMibPe
   for (const algorithm of ['md5', 'sha1', 'sha256']) {
     cryptoMibPerSec[algorithm] = rate(timeMedian(RUNS, () => () => createHash(algorithm).update(bytes).digest()));
   }
-  // hash() answers from a slower TypeScript digest until its WebAssembly build has loaded, which a
-  // program does once, early: measure the steady state.
-  await loadFastDigest();
   const mibPerSec = rate(timeMedian(RUNS, () => () => hash(data)));
   return { mibPerSec, cryptoMibPerSec };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { mibPerSec, cryptoMibPerSec } = await hashThroughput();
+  const { mibPerSec, cryptoMibPerSec } = hashThroughput();
   const raw = Object.entries(cryptoMibPerSec).map(([name, value]) => `${name} ${value}`).join(', ');
   console.log(`hash() on a ${SIZE_MIB} MiB Float64Array: ${mibPerSec} MiB/s (raw node:crypto MiB/s: ${raw})`);
 }

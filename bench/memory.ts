@@ -91,7 +91,7 @@ export async function memoryBench(options: { quick?: boolean; sweepTasks?: numbe
     await Parallel(2)(tasks());
     const sweepRerunMs = performance.now() - t0;
     await fresh.close();
-    const hashing = await hashThroughput();
+    const hashing = hashThroughput();
     return {
       lruHitUs: median(lruUs),
       lruFirstPassUs: median(lruFirstPassUs),

@@ -16,7 +16,6 @@ import {
   type ComputedResult,
   type EntryMetadata,
 } from './cached-function.js';
-import { loadFastDigest } from './hash-digest.js';
 import type { CacheStore, StoreWarning } from './store.js';
 
 /** Options of {@link Memory}. */
@@ -96,7 +95,6 @@ export class Memory implements AsyncDisposable {
     this.verbose = verbose;
     this.bytesLimit = bytesLimit;
     this.lruBytes = lruBytes;
-    if (this.location !== null) void loadFastDigest(); // keys are hashed much faster once it is loaded
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * XXH64 (xxHash, 64-bit variant) in plain TypeScript, streaming. It gives the same digests as the
- * WebAssembly build that `hash-digest.ts` loads, which is several times faster; this one is there
- * because the wasm build loads asynchronously and `hash()` is synchronous: calls made before it is
- * ready (or where WebAssembly is unavailable) are answered here, with identical results.
+ * WebAssembly module that `hash-digest.ts` uses (`xxh64-pair.wat`), which is about twenty times
+ * faster; this one answers where WebAssembly is switched off (`node --jitless`), and the tests check
+ * each against the other.
  *
  * JavaScript has no 64-bit integers outside BigInt (which allocates on every operation), so every
  * 64-bit value is a pair of unsigned 32-bit halves, and the helpers below leave their result in the

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HASH_FORMAT_VERSION, hash, hashArguments } from '../dist/hash.js';
-import { acquireDigest, loadFastDigest, releaseDigest, typescriptDigest } from '../dist/hash-digest.js';
+import { acquireDigest, digestBuild, releaseDigest, typescriptDigest } from '../dist/hash-digest.js';
 import { Xxh64 } from '../dist/xxhash64.js';
 import { unhashable } from './unhashable.js';
 
@@ -264,23 +264,24 @@ describe('hash: format', () => {
     });
   }
 
-  it('hashes equal structures alike in another process', async () => {
-    // The other process hashes at once, before its WebAssembly build is loaded; this one after.
-    assert.equal(await loadFastDigest(), true);
-    const { stdout } = await promisify(execFile)(process.execPath, [fixture]);
-    const shared = { leaf: 'shared' };
-    const expected = {
-      nested: hash({ alpha: undefined, zed: { a: -0, b: 2n }, list: [1, 'two', null, [true, false]] }),
-      map: hash(new Map<string, unknown>([['a', new Set(['x', 'y'])], ['b', [2]]])),
-      typed: hash({ f64: new Float64Array([Math.PI, NaN]), bytes: new Uint8Array([1, 2, 3]), f32: new Float32Array([0.5, -1]) }),
-      misc: hash([/re+/gi, new Date(86_400_000), new Point(1, 2), 'ünïcødé ✓', , 'end']),
-      dag: hash({ first: shared, second: { leaf: 'shared' } }),
-      args: hashArguments([{ j: 1, k: 2 }, 'x']),
-      // Byte runs the digest takes without the scratch buffer, and over one 64 KiB piece.
-      large: hash({ text: 'é'.repeat(40_000), values: new Float64Array(20_000).map((_, i) => i / 7) }),
-    };
-    assert.deepEqual(JSON.parse(stdout), expected);
-  });
+  for (const [build, flags] of [['webassembly', []], ['typescript', ['--jitless']]] as const) {
+    it(`hashes equal structures alike in another process, whose digest runs on its ${build} build`, async () => {
+      assert.equal(digestBuild(), 'webassembly');
+      const { stdout } = await promisify(execFile)(process.execPath, [...flags, fixture]);
+      const shared = { leaf: 'shared' };
+      const expected = {
+        nested: hash({ alpha: undefined, zed: { a: -0, b: 2n }, list: [1, 'two', null, [true, false]] }),
+        map: hash(new Map<string, unknown>([['a', new Set(['x', 'y'])], ['b', [2]]])),
+        typed: hash({ f64: new Float64Array([Math.PI, NaN]), bytes: new Uint8Array([1, 2, 3]), f32: new Float32Array([0.5, -1]) }),
+        misc: hash([/re+/gi, new Date(86_400_000), new Point(1, 2), 'ünïcødé ✓', , 'end']),
+        dag: hash({ first: shared, second: { leaf: 'shared' } }),
+        args: hashArguments([{ j: 1, k: 2 }, 'x']),
+        // Byte runs the digest takes without the scratch buffer, and over one 64 KiB piece.
+        large: hash({ text: 'é'.repeat(40_000), values: new Float64Array(20_000).map((_, i) => i / 7) }),
+      };
+      assert.deepEqual(JSON.parse(stdout), { build, digests: expected });
+    });
+  }
 });
 
 describe('hash: memory', () => {
@@ -306,8 +307,8 @@ describe('hash: the digest', () => {
     assert.equal(hex(new Xxh64(0, 0).update(Buffer.from('abc')).digest()), '44bc2cf5ad770999');
   });
 
-  it('gives the same digests in TypeScript as the WebAssembly build, for every length and way of feeding the bytes', async () => {
-    assert.equal(await loadFastDigest(), true);
+  it('gives the same digests in TypeScript as the WebAssembly build, for every length and way of feeding the bytes', () => {
+    assert.equal(digestBuild(), 'webassembly');
     const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24);
     const wasm = acquireDigest();
     try {
@@ -326,8 +327,8 @@ describe('hash: the digest', () => {
     }
   });
 
-  it('restores a saved state in both implementations', async () => {
-    assert.equal(await loadFastDigest(), true);
+  it('restores a saved state in both implementations', () => {
+    assert.equal(digestBuild(), 'webassembly');
     const wasm = acquireDigest();
     try {
       for (const digest of [typescriptDigest(), wasm]) {

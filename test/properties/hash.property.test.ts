@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hash } from '../../dist/hash.js';
+import { acquireDigest, digestBuild, releaseDigest, typescriptDigest, type Digest128 } from '../../dist/hash-digest.js';
 import { sortKeys } from '../../dist/hash-canonical.js';
 import { propertySettings } from './settings.js';
 
@@ -126,6 +127,39 @@ describe('hash properties', () => {
         assertDistinctHashes,
       ),
       propertySettings(200),
+    );
+  });
+
+  it('digests bytes alike in WebAssembly and in TypeScript, however they are split into updates', () => {
+    assert.equal(digestBuild(), 'webassembly');
+    /** Feeds `bytes` to `digest` in pieces ending at the given cut points. */
+    const feed = (digest: Digest128, bytes: Uint8Array, cuts: readonly number[]): string => {
+      digest.reset();
+      let at = 0;
+      for (const cut of [...cuts.filter((c) => c < bytes.length)].sort((x, y) => x - y).concat(bytes.length)) {
+        digest.update(bytes.subarray(at, cut));
+        at = cut;
+      }
+      return digest.hex();
+    };
+    // Up to twice the module's 64 KiB input area, so that updates larger than it are split too. The
+    // large arrays come from a length and a seed, which shrink quickly (their bytes would not).
+    const largeArb = fc.tuple(fc.integer({ min: 60_000, max: 140_000 }), fc.integer()).map(([length, seed]) => {
+      const next = random(seed);
+      return Uint8Array.from({ length }, () => Math.floor(next() * 256));
+    });
+    const bytesArb = fc.oneof(fc.uint8Array({ maxLength: 300 }), largeArb);
+    const cutsArb = fc.array(fc.nat({ max: 140_000 }), { maxLength: 8 });
+    fc.assert(
+      fc.property(bytesArb, cutsArb, cutsArb, (bytes, wasmCuts, tsCuts) => {
+        const wasm = acquireDigest();
+        try {
+          assert.equal(feed(wasm, bytes, wasmCuts), feed(typescriptDigest(), bytes, tsCuts));
+        } finally {
+          releaseDigest(wasm);
+        }
+      }),
+      propertySettings(150),
     );
   });
 });

@@ -76,6 +76,8 @@ export type CopyHelpers = (buffer: SharedArrayBuffer, states: Int32Array) => voi
 export class SharedCopies {
   private readonly copies = new WeakMap<ArrayBufferLike, SharedArrayBuffer>();
   private readonly seen = new WeakSet<ArrayBufferLike>();
+  /** Bytes of the shared copies made so far. */
+  bytesCopied = 0;
 
   constructor(private readonly askHelpers?: CopyHelpers) {}
 
@@ -116,6 +118,7 @@ export class SharedCopies {
       new Uint8Array(shared).set(new Uint8Array(buffer));
     }
     this.copies.set(buffer, shared);
+    this.bytesCopied += size;
     return shared;
   }
 }

@@ -16,6 +16,7 @@ import {
   type BatchRequest,
   type ChunkReplies,
   type PoolWorkerData,
+  type CollectGarbageRequest,
   type TouchSharedRequest,
 } from './protocol.js';
 import type { BatchEnd } from './backend.js';
@@ -107,6 +108,12 @@ export class PoolWorker {
   /** Asks the worker to touch the pages of a shared copy being made (see shared-copy.ts). */
   touchShared(buffer: SharedArrayBuffer, states: Int32Array): void {
     const request: TouchSharedRequest = { joblibTsTouchShared: true, buffer, states };
+    this.native.postMessage(request);
+  }
+
+  /** Asks the worker to collect its garbage once it is free (see collectGarbage in shared-copy.ts). */
+  collectGarbage(): void {
+    const request: CollectGarbageRequest = { joblibTsCollectGarbage: true };
     this.native.postMessage(request);
   }
 

@@ -38,6 +38,15 @@ export function isTouchSharedRequest(message: unknown): message is TouchSharedRe
   return typeof message === 'object' && message !== null && (message as Partial<TouchSharedRequest>).joblibTsTouchShared === true;
 }
 
+/** Asks a worker to collect its garbage, in which shared copies of an ended call may be (see collectGarbage in shared-copy.ts). */
+export interface CollectGarbageRequest {
+  readonly joblibTsCollectGarbage: true;
+}
+
+export function isCollectGarbageRequest(message: unknown): message is CollectGarbageRequest {
+  return typeof message === 'object' && message !== null && (message as Partial<CollectGarbageRequest>).joblibTsCollectGarbage === true;
+}
+
 /** Counters in {@link PoolWorkerData.endedCounters}: more than the batches a worker ever holds at once. */
 export const ENDED_COUNTERS = 8;
 

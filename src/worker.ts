@@ -6,8 +6,8 @@ import { parentPort } from 'node:worker_threads';
 import { expose, Transfer } from 'threads/worker';
 import { transferables } from './batch-codec.js';
 import { runBatch } from './worker-batch.js';
-import { isTouchSharedRequest, type BatchChunk, type BatchRequest, type ChunkObserver } from './protocol.js';
-import { touchShared } from './shared-copy.js';
+import { isCollectGarbageRequest, isTouchSharedRequest, type BatchChunk, type BatchRequest, type ChunkObserver } from './protocol.js';
+import { collectGarbage, touchShared } from './shared-copy.js';
 
 /**
  * threads.js keeps a worker alive after an uncaught error and reports it later with a message that
@@ -20,9 +20,11 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
   }
 }
 
-// Help with a shared copy the calling thread is making (threads.js ignores messages not its own).
+// Help with a shared copy the calling thread is making, or free those of ended calls (threads.js
+// ignores messages not its own).
 parentPort?.on('message', (message: unknown) => {
   if (isTouchSharedRequest(message)) touchShared(message.buffer, message.states);
+  else if (isCollectGarbageRequest(message)) collectGarbage();
 });
 
 /**

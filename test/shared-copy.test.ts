@@ -101,4 +101,25 @@ describe('copying into new shared memory with helpers', () => {
     assert.equal(values[1], Math.sin(1));
     assert.equal(values.buffer instanceof SharedArrayBuffer, false);
   });
+
+  it("frees a call's shared copy in the workers once the call ends, though their tasks allocate nothing", async () => {
+    // Each worker keeps weak references to the shared copy it was given; the tasks of the next call
+    // ask whether it still holds it. A worker collects garbage when it allocates, and these tasks
+    // allocate next to nothing.
+    const remember = (a: Float64Array) => {
+      const holder = globalThis as { sharedCopyRefs?: WeakRef<object>[] };
+      (holder.sharedCopyRefs ??= []).push(new WeakRef(a.buffer));
+      return a.length;
+    };
+    const heldCopies = () => ((globalThis as { sharedCopyRefs?: WeakRef<object>[] }).sharedCopyRefs ?? []).filter((ref) => ref.deref() !== undefined).length;
+    const values = new Float64Array(HELPED_COPY_BYTES / 8);
+    const run = Parallel({ nJobs: 2, batchSize: 1 });
+    try {
+      const tasks = 6;
+      assert.deepEqual(await run(Array.from({ length: tasks }, () => delayed(remember)(values))), Array(tasks).fill(values.length));
+      assert.deepEqual(await run(Array.from({ length: 10 }, () => delayed(heldCopies)())), Array(10).fill(0));
+    } finally {
+      await run.close();
+    }
+  });
 });

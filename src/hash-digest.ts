@@ -110,6 +110,7 @@ class WasmDigest implements Digest128 {
   }
   update(data: Uint8Array): void {
     const n = data.length;
+    // A cache key is one short update: no subarray to allocate.
     if (n <= INPUT_BYTES) {
       this.input.set(data);
       this.x.update(n);

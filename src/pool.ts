@@ -16,8 +16,7 @@ import {
   type BatchRequest,
   type ChunkReplies,
   type PoolWorkerData,
-  type CollectGarbageRequest,
-  type TouchSharedRequest,
+  type WorkerControl,
 } from './protocol.js';
 import type { BatchEnd } from './backend.js';
 import type { Batch, Outcomes } from './batch.js';
@@ -105,16 +104,9 @@ export class PoolWorker {
     });
   }
 
-  /** Asks the worker to touch the pages of a shared copy being made (see shared-copy.ts). */
-  touchShared(buffer: SharedArrayBuffer, states: Int32Array): void {
-    const request: TouchSharedRequest = { joblibTsTouchShared: true, buffer, states };
-    this.native.postMessage(request);
-  }
-
-  /** Asks the worker to collect its garbage once it is free (see collectGarbage in shared-copy.ts). */
-  collectGarbage(): void {
-    const request: CollectGarbageRequest = { joblibTsCollectGarbage: true };
-    this.native.postMessage(request);
+  /** Sends the worker a message it takes outside any batch. */
+  control(message: WorkerControl): void {
+    this.native.postMessage(message);
   }
 
   get isAlive(): boolean {

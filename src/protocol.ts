@@ -25,26 +25,18 @@ export interface PoolWorkerData {
 }
 
 /**
- * Sent to an idle worker, outside any batch, while the calling thread copies a large array into new
- * shared memory: the worker touches the far end of the buffer first (see shared-copy.ts).
+ * Messages a pool worker takes outside any batch (threads.js ignores messages not its own):
+ * - `touch-shared`, to an idle worker while the calling thread copies a large array into new shared
+ *   memory: the worker touches the far end of the buffer first (see shared-copy.ts);
+ * - `collect-garbage`, as a call that made large shared copies ends: the worker collects the
+ *   garbage in which they may be (see worker-gc.ts).
  */
-export interface TouchSharedRequest {
-  readonly joblibTsTouchShared: true;
-  readonly buffer: SharedArrayBuffer;
-  readonly states: Int32Array;
-}
+export type WorkerControl =
+  | { readonly joblibTsControl: 'touch-shared'; readonly buffer: SharedArrayBuffer; readonly states: Int32Array }
+  | { readonly joblibTsControl: 'collect-garbage' };
 
-export function isTouchSharedRequest(message: unknown): message is TouchSharedRequest {
-  return typeof message === 'object' && message !== null && (message as Partial<TouchSharedRequest>).joblibTsTouchShared === true;
-}
-
-/** Asks a worker to collect its garbage, in which shared copies of an ended call may be (see collectGarbage in shared-copy.ts). */
-export interface CollectGarbageRequest {
-  readonly joblibTsCollectGarbage: true;
-}
-
-export function isCollectGarbageRequest(message: unknown): message is CollectGarbageRequest {
-  return typeof message === 'object' && message !== null && (message as Partial<CollectGarbageRequest>).joblibTsCollectGarbage === true;
+export function isWorkerControl(message: unknown): message is WorkerControl {
+  return typeof message === 'object' && message !== null && typeof (message as Partial<WorkerControl>).joblibTsControl === 'string';
 }
 
 /** Counters in {@link PoolWorkerData.endedCounters}: more than the batches a worker ever holds at once. */

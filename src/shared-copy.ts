@@ -17,9 +17,6 @@
  * atomic add of 0 took twice as long, 90-100 ms against 40-50 for a plain write on 100 MiB of new
  * pages; the compare-exchange 45 ms.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
 /** Bytes of a chunk: what a helper takes at a time. */
 export const CHUNK_BYTES = 1 << 20;
 /** Bytes between two touches of a helper: one per page of the smallest size. */
@@ -61,41 +58,4 @@ export function touchShared(target: SharedArrayBuffer, states: Int32Array): void
 /** Makes the kernel provide the pages of `bytes` from `from` to `to`, leaving every byte as it is. */
 export function touchPages(bytes: Uint8Array, from: number, to: number): void {
   for (let at = from; at < to; at += PAGE_BYTES) Atomics.compareExchange(bytes, at, 0, 0);
-}
-
-/** V8's collector, once {@link collectGarbage} has obtained it (until then, each request tries again). */
-let collector: (() => void) | undefined;
-/**
- * Tries at taking the collector. The flag is the process's, and other workers set and unset it too:
- * one may unset it between this worker's setting it and creating its context, which then has no
- * collector. That takes another worker in the same few microseconds, so a few tries suffice.
- */
-const COLLECTOR_TRIES = 10;
-
-/**
- * Collects the garbage of this worker now. A shared copy is freed only once no thread refers to it,
- * and a worker that received one holds it, as garbage, until its next collection; a worker whose
- * tasks allocate little may not collect for a long time, so each call with a new 100 MiB array kept
- * 100 MiB more alive (8 calls: 1 GB). V8 gives its collector only to programs started with
- * --expose-gc; otherwise it is taken from a context created while that flag is set, the flag then
- * unset at once (V8 lets flags change while it runs). About 5 ms on a worker's small heap.
- */
-export function collectGarbage(): void {
-  collector ??= takeCollector();
-  collector?.();
-}
-
-function takeCollector(): (() => void) | undefined {
-  const exposed = (globalThis as { gc?: unknown }).gc;
-  if (typeof exposed === 'function') return exposed as () => void;
-  for (let attempt = 0; attempt < COLLECTOR_TRIES; attempt++) {
-    try {
-      setFlagsFromString('--expose-gc');
-      const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
-      if (typeof gc === 'function') return gc as () => void;
-    } finally {
-      setFlagsFromString('--no-expose-gc');
-    }
-  }
-  return undefined;
 }

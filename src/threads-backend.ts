@@ -50,7 +50,7 @@ export class ThreadsBackend implements Backend {
     // A large array's shared copy is made as the first batch that needs it is sent: the call's idle
     // workers, that one included, help with it (see shared-copy.ts).
     const helpers = (buffer: SharedArrayBuffer, states: Int32Array) => {
-      for (const worker of this.workers) if (worker.isAlive && worker.load === 0) worker.touchShared(buffer, states);
+      for (const worker of this.workers) if (worker.isAlive && worker.load === 0) worker.control({ joblibTsControl: 'touch-shared', buffer, states });
     };
     this.context = { refs: this.refs, control, sharedCopies: new SharedCopies(helpers) };
     this.depth = control.timeoutMs === undefined ? BATCHES_PER_WORKER : 1;
@@ -181,7 +181,7 @@ export class ThreadsBackend implements Backend {
     // not collect for a long time: each call with a new 100 MiB array kept 100 MiB more alive.
     const collect = this.context.sharedCopies.bytesCopied >= COLLECT_AFTER_SHARED_BYTES;
     for (const worker of this.workers) {
-      if (collect && worker.isAlive) worker.collectGarbage();
+      if (collect && worker.isAlive) worker.control({ joblibTsControl: 'collect-garbage' });
       releaseWorker(worker);
     }
     this.workers.clear();

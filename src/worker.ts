@@ -6,8 +6,9 @@ import { parentPort } from 'node:worker_threads';
 import { expose, Transfer } from 'threads/worker';
 import { transferables } from './batch-codec.js';
 import { runBatch } from './worker-batch.js';
-import { isCollectGarbageRequest, isTouchSharedRequest, type BatchChunk, type BatchRequest, type ChunkObserver } from './protocol.js';
-import { collectGarbage, touchShared } from './shared-copy.js';
+import { isWorkerControl, type BatchChunk, type BatchRequest, type ChunkObserver } from './protocol.js';
+import { touchShared } from './shared-copy.js';
+import { collectGarbage } from './worker-gc.js';
 
 /**
  * threads.js keeps a worker alive after an uncaught error and reports it later with a message that
@@ -20,11 +21,11 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
   }
 }
 
-// Help with a shared copy the calling thread is making, or free those of ended calls (threads.js
-// ignores messages not its own).
+// Help with a shared copy the calling thread is making, or free those of ended calls (see WorkerControl).
 parentPort?.on('message', (message: unknown) => {
-  if (isTouchSharedRequest(message)) touchShared(message.buffer, message.states);
-  else if (isCollectGarbageRequest(message)) collectGarbage();
+  if (!isWorkerControl(message)) return;
+  if (message.joblibTsControl === 'touch-shared') touchShared(message.buffer, message.states);
+  else collectGarbage();
 });
 
 /**

@@ -74,18 +74,33 @@ function shareArrayMs(spec: WorkloadSpec): number {
   });
 }
 
-/** W6: the same copy, with 2 threads touching the new buffer's pages from its far end meanwhile. */
-async function shareArrayHelpedMs(spec: WorkloadSpec): Promise<number> {
+/**
+ * Runs `use` with 2 bare worker threads, once both are ready. Each imports `moduleUrl` and calls
+ * `setUp` (the source of a function `(module, parentPort, workerData) => void`, which installs the
+ * thread's message handler) with it.
+ */
+async function withTwoThreads<T>(moduleUrl: URL, setUp: string, workerData: unknown, use: (threads: readonly Worker[]) => Promise<T>): Promise<T> {
   const source = `
-    const { parentPort } = require('node:worker_threads');
-    import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchShared }) => {
-      parentPort.on('message', ({ buffer, states }) => { touchShared(buffer, states); parentPort.postMessage('done'); });
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(${JSON.stringify(moduleUrl.href)}).then((module) => {
+      (${setUp})(module, parentPort, workerData);
       parentPort.postMessage('ready');
     });`;
-  const helpers = [0, 1].map(() => new Worker(source, { eval: true }));
-  const answer = () => Promise.all(helpers.map((helper) => new Promise((resolve) => helper.once('message', resolve))));
+  const threads = [0, 1].map(() => new Worker(source, { eval: true, workerData }));
   try {
-    await answer();
+    await Promise.all(threads.map((thread) => new Promise((resolve) => thread.once('message', resolve))));
+    return await use(threads);
+  } finally {
+    await Promise.all(threads.map((thread) => thread.terminate()));
+  }
+}
+
+/** W6: the same copy, with 2 threads touching the new buffer's pages from its far end meanwhile. */
+function shareArrayHelpedMs(spec: WorkloadSpec): Promise<number> {
+  const setUp = `({ touchShared }, parentPort) =>
+    parentPort.on('message', ({ buffer, states }) => { touchShared(buffer, states); parentPort.postMessage('done'); })`;
+  return withTwoThreads(new URL('../dist/shared-copy.js', import.meta.url), setUp, undefined, async (helpers) => {
+    const answer = () => Promise.all(helpers.map((helper) => new Promise((resolve) => helper.once('message', resolve))));
     const values = new Uint8Array(filledArray((spec.arrayBytes as number) / 8, 0).buffer);
     const times: number[] = [];
     for (let run = 0; run < REPS; run++) {
@@ -99,69 +114,60 @@ async function shareArrayHelpedMs(spec: WorkloadSpec): Promise<number> {
       await done;
     }
     return median(times);
-  } finally {
-    await Promise.all(helpers.map((helper) => helper.terminate()));
-  }
+  });
+}
+
+/** Runs task `indices` on `threads`, each thread taking the next index as it answers the last; the sum of the answers. */
+async function runEachIndex(threads: readonly Worker[], indices: readonly number[]): Promise<number> {
+  let next = 0;
+  let total = 0;
+  await Promise.all(
+    threads.map(
+      (thread) =>
+        new Promise<void>((resolve) => {
+          const take = (result?: number) => {
+            if (result !== undefined) total += result;
+            if (next < indices.length) return thread.postMessage(indices[next++]);
+            thread.off('message', take);
+            resolve();
+          };
+          thread.on('message', take);
+          take();
+        }),
+    ),
+  );
+  return total;
 }
 
 /**
  * W6's tasks alone: the loop over them against 2 bare worker threads running them on an array
  * already in shared memory, one task index per message; alternating, the median of the speedups.
  */
-async function sharedTasksSpeedup(spec: WorkloadSpec, c: Comparison): Promise<number> {
-  const args = buildArgs(spec, c.calibration, false) as [Float64Array, number, number, number][];
-  const [values, , count, passes] = args[0] as [Float64Array, number, number, number];
+function sharedTasksSpeedup(spec: WorkloadSpec, c: Comparison): Promise<number> {
+  const [values, , count, passes] = buildArgs(spec, c.calibration, false)[0] as [Float64Array, number, number, number];
   const shared = new Float64Array(new SharedArrayBuffer(values.byteLength));
   shared.set(values);
-  const source = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    import(${JSON.stringify(new URL('./tasks.mjs', import.meta.url).href)}).then(({ sliceSum }) => {
-      const values = new Float64Array(workerData.buffer);
-      parentPort.on('message', (index) => parentPort.postMessage(sliceSum(values, index, workerData.count, workerData.passes)));
-      parentPort.postMessage('ready');
-    });`;
-  const workers = [0, 1].map(() => new Worker(source, { eval: true, workerData: { buffer: shared.buffer, count, passes } }));
-  const runOnWorkers = async (indices: readonly number[]): Promise<number> => {
-    let next = 0;
-    let total = 0;
-    await Promise.all(
-      workers.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            const take = (result?: number) => {
-              if (result !== undefined) total += result;
-              if (next >= indices.length) {
-                worker.off('message', take);
-                resolve();
-              } else worker.postMessage(indices[next++]);
-            };
-            worker.on('message', take);
-            take();
-          }),
-      ),
-    );
-    return total;
-  };
-  try {
-    await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('message', resolve))));
+  const setUp = `({ sliceSum }, parentPort, { buffer, count, passes }) => {
+    const values = new Float64Array(buffer);
+    parentPort.on('message', (index) => parentPort.postMessage(sliceSum(values, index, count, passes)));
+  }`;
+  const workerData = { buffer: shared.buffer, count, passes };
+  return withTwoThreads(new URL('./tasks.mjs', import.meta.url), setUp, workerData, async (threads) => {
     const indices = Array.from({ length: count }, (_, i) => i);
-    await runOnWorkers(indices.slice(0, 4)); // compiles sliceSum in both workers
-    const loop = () => indices.reduce((sum, i) => sum + sliceSum(shared, i, count, passes), 0);
+    await runEachIndex(threads, indices.slice(0, 4)); // compiles sliceSum in both threads
     const speedups: number[] = [];
     for (let run = 0; run < REPS; run++) {
       let started = performance.now();
-      const expected = loop();
+      const expected = indices.reduce((sum, i) => sum + sliceSum(shared, i, count, passes), 0);
       const loopMs = performance.now() - started;
       started = performance.now();
-      const total = await runOnWorkers(indices);
+      const total = await runEachIndex(threads, indices);
       const parallelMs = performance.now() - started;
-      if (total !== expected) throw new Error(`W6 tasks on bare workers: sum ${total}, the loop's ${expected}`);
+      if (total !== expected) throw new Error(`W6 tasks on bare worker threads: sum ${total}, the loop's ${expected}`);
       speedups.push(loopMs / parallelMs);
     }
     return median(speedups);
-  } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  }
+  });
 }
 
 export async function measureLimits(c: Comparison): Promise<Limit[]> {

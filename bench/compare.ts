@@ -27,6 +27,7 @@ export type SystemId =
   | 'joblib-ts-1'
   | 'piscina'
   | 'piscina-move'
+  | 'joblib-ts-shared'
   | 'workerpool'
   | 'threads'
   | 'worker-threads'
@@ -78,6 +79,15 @@ export function systemDefs(pythonLabel = 'Python joblib'): SystemDef[] {
       file: 'joblib-ts.ts',
       variant: '1',
       runs: (s) => parallelKinds.has(s.kind) && s.kind !== 'cold',
+    },
+    {
+      id: 'joblib-ts-shared',
+      label: "joblib-ts 'auto', arrays in shared memory",
+      color: '#ff9896',
+      runtime: 'node',
+      file: 'joblib-ts.ts',
+      variant: 'shared',
+      runs: (s) => s.kind === 'arrays',
     },
     { id: 'piscina', label: `piscina ${version('piscina')}`, color: '#1f77b4', runtime: 'node', file: 'piscina.ts', variant: 'copy', runs: (s) => parallelKinds.has(s.kind) },
     {

@@ -23,9 +23,12 @@ interface PythonMemoryResult {
 
 const MIB = 1024 * 1024;
 
-/** Columns of the speedup tables: every system but the loop (a column of times) and piscina's W5 variant. */
+/** Systems that run W5 alone, in the cell of the system they vary (see {@link w5Variants}). */
+const W5_VARIANTS: ReadonlySet<SystemId> = new Set(['piscina-move', 'joblib-ts-shared']);
+
+/** Columns of the speedup tables: every system but the loop (a column of times) and the W5 variants. */
 function columns(c: Comparison): SystemDef[] {
-  return c.systems.filter((s) => s.id !== 'loop' && s.id !== 'piscina-move' && s.runtime === 'node').concat(pythonColumn(c));
+  return c.systems.filter((s) => s.id !== 'loop' && !W5_VARIANTS.has(s.id) && s.runtime === 'node').concat(pythonColumn(c));
 }
 
 /** The Python column, present even when Python joblib was skipped (its cells then say so). */
@@ -130,9 +133,7 @@ export function comparisonMarkdown(c: Comparison): string {
         const cell = cellStats(c, spec.id, system.id);
         if (spec.kind === 'cold') return cell.time ? formatMs(cell.time.median) : cell.problems.length > 0 ? 'failed' : '—';
         let text = ratioText(cell);
-        if (system.id === 'piscina' && spec.kind === 'arrays' && c.systems.some((s) => s.id === 'piscina-move')) {
-          text += `; buffers moved: ${ratioText(cellStats(c, spec.id, 'piscina-move'))}`;
-        }
+        if (spec.kind === 'arrays') text += w5Variants(c, spec, system.id);
         return text;
       }),
     );
@@ -181,13 +182,24 @@ function problems(c: Comparison): string[] {
   return out.length > 0 ? ['Failed runs:', '', ...out, ''] : [];
 }
 
+/** W5's variant of `system` in its cell: piscina moving the buffers, joblib-ts given arrays in shared memory. */
+function w5Variants(c: Comparison, spec: WorkloadSpec, system: SystemId): string {
+  const variants: Partial<Record<SystemId, { readonly id: SystemId; readonly what: string }>> = {
+    piscina: { id: 'piscina-move', what: 'buffers moved' },
+    'joblib-ts-auto': { id: 'joblib-ts-shared', what: 'arrays in shared memory' },
+  };
+  const variant = variants[system];
+  if (!variant || !c.systems.some((s) => s.id === variant.id)) return '';
+  return `; ${variant.what}: ${ratioText(cellStats(c, spec.id, variant.id))}`;
+}
+
 function w5Section(c: Comparison): string[] {
   const spec = c.specs.find((s) => s.kind === 'arrays');
   if (!spec) return [];
   const lines = [
     `## ${spec.id}: the caller's arrays`,
     '',
-    `${spec.title}. How many of the caller's ${spec.tasks} arrays each system left detached (moved away), in its last valid run.`,
+    `${spec.title}. How many of the caller's ${spec.tasks} arrays each system left detached (moved away), in its last valid run. "Arrays in shared memory": the caller made its arrays on SharedArrayBuffers (before the timed call, as every system's arrays are made), which joblib-ts hands to the workers without copying.`,
     '',
     '| System | Arrays detached | Speedup |',
     '|---|--:|--:|',

@@ -11,7 +11,8 @@
  *   --only=W1,W6,...   only these workloads (ids of bench/workloads.ts: cold, W1...W6, sweep-10us,
  *                      sweep-1ms, sweep-10ms, perfect, cache)
  *   --systems=a,b      only these systems besides the loop (ids of bench/compare.ts: joblib-ts-auto,
- *                      joblib-ts-1, piscina, piscina-move, workerpool, threads, worker-threads, joblib-py)
+ *                      joblib-ts-1, joblib-ts-shared, piscina, piscina-move, workerpool, threads,
+ *                      worker-threads, joblib-py)
  *   --fresh            a new child process for every job instead of one per system and repetition
  *   --write            write the files even when --only or --systems leaves part of the run out
  *

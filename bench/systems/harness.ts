@@ -24,7 +24,7 @@ export interface Job {
   readonly calibration: Calibration;
   /** Number of workers of the pool. */
   readonly workers: number;
-  /** Which form of the system: `'auto'` or `'1'` for joblib-ts, `'copy'` or `'move'` for piscina. */
+  /** Which form of the system: `'auto'`, `'1'` or `'shared'` for joblib-ts, `'copy'` or `'move'` for piscina. */
   readonly variant?: string;
   readonly quick: boolean;
 }
@@ -61,6 +61,11 @@ export interface JobResult {
 export interface Session {
   /** Runs the session's task function on every argument list; the results in input order. */
   run(argsList: readonly (readonly unknown[])[]): Promise<readonly unknown[]>;
+  /**
+   * The argument lists as this variant's caller holds them before the call (not timed, as making
+   * them is not): joblib-ts's `shared` variant keeps its arrays in shared memory.
+   */
+  prepare?(argsList: unknown[][]): unknown[][];
   close(): Promise<void>;
   /** Figures on the last run (read after the timed run). */
   stats?(): Record<string, number>;
@@ -101,14 +106,15 @@ async function runJob(adapter: Adapter, job: Job): Promise<JobResult> {
   const task = taskOf(spec);
   const session = await adapter.open(task, job);
   try {
-    let warmArgs: unknown[][] | undefined = buildArgs(spec, job.calibration, true);
+    const prepare = (argsList: unknown[][]) => (session.prepare ? session.prepare(argsList) : argsList);
+    let warmArgs: unknown[][] | undefined = prepare(buildArgs(spec, job.calibration, true));
     const warm = await session.run(warmArgs);
     if (warm.length !== warmArgs.length) throw new Error(`The warm-up gave ${warm.length} results for ${warmArgs.length} tasks`);
     warmArgs = undefined;
     await settleMemory();
     const rssBefore = residentMiB();
     resetPeak();
-    const args = buildArgs(spec, job.calibration, false);
+    const args = prepare(buildArgs(spec, job.calibration, false));
     const started = performance.now();
     const results = await session.run(args);
     const ms = performance.now() - started;

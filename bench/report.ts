@@ -23,8 +23,12 @@ interface PythonMemoryResult {
 
 const MIB = 1024 * 1024;
 
-/** Systems that run W5 alone, in the cell of the system they vary (see {@link w5Variants}). */
-const W5_VARIANTS: ReadonlySet<SystemId> = new Set(['piscina-move', 'joblib-ts-shared']);
+/** W5's variants, each shown in the cell of the system it varies: piscina moving the buffers, joblib-ts given arrays in shared memory. */
+const W5_VARIANT_OF: Partial<Record<SystemId, { readonly id: SystemId; readonly what: string }>> = {
+  piscina: { id: 'piscina-move', what: 'buffers moved' },
+  'joblib-ts-auto': { id: 'joblib-ts-shared', what: 'arrays in shared memory' },
+};
+const W5_VARIANTS: ReadonlySet<SystemId> = new Set(Object.values(W5_VARIANT_OF).map((variant) => variant.id));
 
 /** Columns of the speedup tables: every system but the loop (a column of times) and the W5 variants. */
 function columns(c: Comparison): SystemDef[] {
@@ -182,13 +186,9 @@ function problems(c: Comparison): string[] {
   return out.length > 0 ? ['Failed runs:', '', ...out, ''] : [];
 }
 
-/** W5's variant of `system` in its cell: piscina moving the buffers, joblib-ts given arrays in shared memory. */
+/** The figure of `system`'s W5 variant, for its cell (see {@link W5_VARIANT_OF}). */
 function w5Variants(c: Comparison, spec: WorkloadSpec, system: SystemId): string {
-  const variants: Partial<Record<SystemId, { readonly id: SystemId; readonly what: string }>> = {
-    piscina: { id: 'piscina-move', what: 'buffers moved' },
-    'joblib-ts-auto': { id: 'joblib-ts-shared', what: 'arrays in shared memory' },
-  };
-  const variant = variants[system];
+  const variant = W5_VARIANT_OF[system];
   if (!variant || !c.systems.some((s) => s.id === variant.id)) return '';
   return `; ${variant.what}: ${ratioText(cellStats(c, spec.id, variant.id))}`;
 }

@@ -145,10 +145,6 @@ export function typescriptDigest(): Digest128 {
 
 /** The compiled module; `null` where WebAssembly is switched off. */
 let wasmModule: WebAssembly.Module | null | undefined;
-/** The digest that hash() uses, made on first use. */
-let shared: Digest128 | undefined;
-/** Whether the shared digest is in use: a hash computed inside another (from a getter) gets its own. */
-let busy = false;
 
 function compiledModule(): WebAssembly.Module | null {
   if (wasmModule === undefined) {
@@ -159,7 +155,8 @@ function compiledModule(): WebAssembly.Module | null {
   return wasmModule;
 }
 
-function newDigest(): Digest128 {
+/** A new digest, on the WebAssembly build where there is one (each owns an instance of the module). */
+export function newDigest(): Digest128 {
   const module = compiledModule();
   return module === null ? new TypeScriptDigest() : new WasmDigest(module);
 }
@@ -169,15 +166,3 @@ export function digestBuild(): 'webassembly' | 'typescript' {
   return compiledModule() === null ? 'typescript' : 'webassembly';
 }
 
-/** The digest to use now, reset; give it back with {@link releaseDigest}. */
-export function acquireDigest(): Digest128 {
-  if (busy) return newDigest();
-  shared ??= newDigest();
-  busy = true;
-  shared.reset();
-  return shared;
-}
-
-export function releaseDigest(digest: Digest128): void {
-  if (digest === shared) busy = false;
-}

@@ -16,7 +16,7 @@ import { types } from 'node:util';
 import { ContainerStack } from './container-stack.js';
 import { sortKeys, unbox } from './hash-canonical.js';
 import { UnhashableError, describeValue } from './errors.js';
-import { acquireDigest, releaseDigest, type Digest128 } from './hash-digest.js';
+import { newDigest } from './hash-digest.js';
 
 /**
  * Version of the encoding. Bump it whenever the bytes written for any value change: it is mixed
@@ -62,12 +62,13 @@ class Encoder {
   /** Containers being walked (met again there: a cycle, not a shared value). */
   private readonly ancestors = new ContainerStack();
   private root = '';
-  private digest!: Digest128;
+  /** The encoder's own digest: a re-entrant hash gets a new encoder, and so a digest of its own. */
+  private readonly digest = newDigest();
 
   /** Gets ready to walk a new value ({@link release} cleared what the last walk left). */
-  start(root: string, digest: Digest128): void {
+  start(root: string): void {
     this.root = root;
-    this.digest = digest;
+    this.digest.reset();
     this.pos = 0;
   }
 
@@ -75,10 +76,6 @@ class Encoder {
   forget(): void {
     if (this.path.length > 0) this.path.length = 0; // a walk a throw cut short (an emptied array would let go of its storage)
     this.ancestors.clear();
-  }
-
-  get digestInUse(): Digest128 {
-    return this.digest;
   }
 
   /** The digest, as 32 hex characters. */
@@ -329,11 +326,11 @@ function renderPath(root: string, path: readonly Segment[]): string {
   return out;
 }
 
-/** Takes the shared encoder (or a new one if a getter re-entered), started on a digest. */
+/** Takes the shared encoder (or a new one if a getter re-entered), started on its digest. */
 function startEncoder(root: string, domain: number): Encoder {
   const e = spareEncoder ?? new Encoder();
   spareEncoder = undefined;
-  e.start(root, acquireDigest());
+  e.start(root);
   e.byte(HASH_FORMAT_VERSION);
   e.byte(domain);
   return e;
@@ -341,7 +338,6 @@ function startEncoder(root: string, domain: number): Encoder {
 
 /** Gives the encoder and its digest back, holding nothing of the value (a walk a throw cut short leaves it mid-way). */
 function release(e: Encoder): void {
-  releaseDigest(e.digestInUse);
   e.forget();
   spareEncoder = e;
 }

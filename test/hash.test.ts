@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HASH_FORMAT_VERSION, hash, hashArguments } from '../dist/hash.js';
-import { acquireDigest, digestBuild, releaseDigest, typescriptDigest } from '../dist/hash-digest.js';
+import { digestBuild, newDigest, typescriptDigest } from '../dist/hash-digest.js';
 import { Xxh64 } from '../dist/xxhash64.js';
 import { unhashable } from './unhashable.js';
 
@@ -310,43 +310,34 @@ describe('hash: the digest', () => {
   it('gives the same digests in TypeScript as the WebAssembly build, for every length and way of feeding the bytes', () => {
     assert.equal(digestBuild(), 'webassembly');
     const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 2654435761) >>> 24);
-    const wasm = acquireDigest();
-    try {
-      for (let length = 0; length <= 5000; length += length < 300 ? 1 : 97) {
-        const data = bytes.subarray(0, length);
-        const ts = typescriptDigest();
-        ts.reset();
-        // Uneven pieces, so that every position within a 32-byte stripe starts a piece somewhere.
-        for (let at = 0, step = 1; at < length; at += step, step = (step * 7) % 45 + 1) ts.update(data.subarray(at, at + step));
-        wasm.reset();
-        wasm.update(data);
-        assert.equal(ts.hex(), wasm.hex(), `length ${length}`);
-      }
-    } finally {
-      releaseDigest(wasm);
+    const wasm = newDigest();
+    for (let length = 0; length <= 5000; length += length < 300 ? 1 : 97) {
+      const data = bytes.subarray(0, length);
+      const ts = typescriptDigest();
+      ts.reset();
+      // Uneven pieces, so that every position within a 32-byte stripe starts a piece somewhere.
+      for (let at = 0, step = 1; at < length; at += step, step = (step * 7) % 45 + 1) ts.update(data.subarray(at, at + step));
+      wasm.reset();
+      wasm.update(data);
+      assert.equal(ts.hex(), wasm.hex(), `length ${length}`);
     }
   });
 
   it('restores a saved state in both implementations', () => {
     assert.equal(digestBuild(), 'webassembly');
-    const wasm = acquireDigest();
-    try {
-      for (const digest of [typescriptDigest(), wasm]) {
-        digest.reset();
-        digest.update(Buffer.from('a prefix longer than one stripe of 32 bytes'));
-        const saved = digest.save();
-        digest.reset();
-        digest.update(Buffer.from('something else'));
-        digest.bytes();
-        digest.load(saved);
-        digest.update(Buffer.from(' and a tail'));
-        const resumed = digest.hex();
-        digest.reset();
-        digest.update(Buffer.from('a prefix longer than one stripe of 32 bytes and a tail'));
-        assert.equal(resumed, digest.hex());
-      }
-    } finally {
-      releaseDigest(wasm);
+    for (const digest of [typescriptDigest(), newDigest()]) {
+      digest.reset();
+      digest.update(Buffer.from('a prefix longer than one stripe of 32 bytes'));
+      const saved = digest.save();
+      digest.reset();
+      digest.update(Buffer.from('something else'));
+      digest.bytes();
+      digest.load(saved);
+      digest.update(Buffer.from(' and a tail'));
+      const resumed = digest.hex();
+      digest.reset();
+      digest.update(Buffer.from('a prefix longer than one stripe of 32 bytes and a tail'));
+      assert.equal(resumed, digest.hex());
     }
   });
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hash } from '../../dist/hash.js';
-import { acquireDigest, digestBuild, releaseDigest, typescriptDigest, type Digest128 } from '../../dist/hash-digest.js';
+import { digestBuild, newDigest, typescriptDigest, type Digest128 } from '../../dist/hash-digest.js';
 import { sortKeys } from '../../dist/hash-canonical.js';
 import { propertySettings } from './settings.js';
 
@@ -150,14 +150,10 @@ describe('hash properties', () => {
     });
     const bytesArb = fc.oneof(fc.uint8Array({ maxLength: 300 }), largeArb);
     const cutsArb = fc.array(fc.nat({ max: 140_000 }), { maxLength: 8 });
+    const wasm = newDigest();
     fc.assert(
       fc.property(bytesArb, cutsArb, cutsArb, (bytes, wasmCuts, tsCuts) => {
-        const wasm = acquireDigest();
-        try {
-          assert.equal(feed(wasm, bytes, wasmCuts), feed(typescriptDigest(), bytes, tsCuts));
-        } finally {
-          releaseDigest(wasm);
-        }
+        assert.equal(feed(wasm, bytes, wasmCuts), feed(typescriptDigest(), bytes, tsCuts));
       }),
       propertySettings(150),
     );

@@ -1,5 +1,5 @@
 /**
- * A worker's garbage collection on request. A shared copy (see shared-copy.ts) is freed only once no
+ * Garbage collection on request, in any thread; workers use it as follows. A shared copy (see shared-copy.ts) is freed only once no
  * thread refers to it, and a worker that received one holds it, as garbage, until its next
  * collection; a worker whose tasks allocate little may not collect for a long time, so each call
  * with a new 100 MiB array kept 100 MiB more alive (8 calls: 1 GB). The calling thread asks the

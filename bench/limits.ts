@@ -1,6 +1,6 @@
 /**
  * What no dispatcher avoids on W1, W5 and W6, measured by `npm run bench` in its own process after
- * the comparison, one thread at a time (so the host's bursts matter less than in the comparison):
+ * the comparison (the host may be faster or slower by then than during it):
  *
  * - W1: making the 100,000 task descriptors, which the comparison times as part of every call. The
  *   tasks cannot start before the list exists, so with 2 workers a call takes at least that time
@@ -20,9 +20,11 @@
  *
  * The loop's times come from the comparison (the same run). Each figure is a median of 5.
  */
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { delayed } from 'joblib-ts';
+import { HELPED_COPY_BYTES } from '../dist/batch-codec.js';
 import { copyIntoShared, copyStates } from '../dist/shared-copy.js';
 import { formatMs, formatSpeedup } from '../examples/timing.js';
 import { cellStats, type Comparison } from './compare.js';
@@ -36,7 +38,7 @@ const REPS = 5;
 interface Limit {
   readonly spec: WorkloadSpec;
   readonly loopMs: number;
-  /** What the calling thread must do, and its time. */
+  /** What the calling thread must do and its time (none for the tasks' own limit), and the best call time it leaves. */
   readonly shares: readonly { readonly what: string; readonly ms: number | undefined; readonly bestMs: number }[];
   /** joblib-ts 'auto' in the comparison: its median time, and its median speedup (as the other tables give it). */
   readonly measuredMs: number | undefined;
@@ -66,29 +68,34 @@ function copyArraysMs(spec: WorkloadSpec, c: Comparison): { fresh: number; reuse
   return { fresh, reused };
 }
 
-/** W6: the array copied into new shared memory. */
+/** W6: the array copied into new shared memory (made before the clock starts, as in the helped copy). */
 function shareArrayMs(spec: WorkloadSpec): number {
+  const values = new Uint8Array(filledArray((spec.arrayBytes as number) / 8, 0).buffer);
   return timeMedian(REPS, () => {
-    const values = filledArray((spec.arrayBytes as number) / 8, 0);
-    return () => new Uint8Array(new SharedArrayBuffer(values.byteLength)).set(new Uint8Array(values.buffer));
+    const target = new Uint8Array(new SharedArrayBuffer(values.byteLength));
+    return () => target.set(values);
   });
 }
 
-/**
- * Runs `use` with 2 bare worker threads, once both are ready. Each imports `moduleUrl` and calls
- * `setUp` (the source of a function `(module, parentPort, workerData) => void`, which installs the
- * thread's message handler) with it.
- */
-async function withTwoThreads<T>(moduleUrl: URL, setUp: string, workerData: unknown, use: (threads: readonly Worker[]) => Promise<T>): Promise<T> {
-  const source = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    import(${JSON.stringify(moduleUrl.href)}).then((module) => {
-      (${setUp})(module, parentPort, workerData);
-      parentPort.postMessage('ready');
-    });`;
-  const threads = [0, 1].map(() => new Worker(source, { eval: true, workerData }));
+/** The next message of `thread`; rejects if it fails or exits first, so that a broken thread cannot hang the bench. */
+async function nextMessage(thread: Worker): Promise<unknown> {
+  const done = new AbortController(); // takes the listeners off once either happens
+  const exited = once(thread, 'exit', { signal: done.signal }).then(([code]) => {
+    throw new Error(`a bench thread exited (code ${String(code)}) before answering`);
+  });
+  exited.catch(() => undefined);
   try {
-    await Promise.all(threads.map((thread) => new Promise((resolve) => thread.once('message', resolve))));
+    const [message] = (await Promise.race([once(thread, 'message', { signal: done.signal }), exited])) as unknown[];
+    return message;
+  } finally {
+    done.abort();
+  }
+}
+
+/** Runs `use` with 2 threads that `start` makes, and ends them after. */
+async function withTwoThreads<T>(start: () => Worker, use: (threads: readonly Worker[]) => Promise<T>): Promise<T> {
+  const threads = [start(), start()];
+  try {
     return await use(threads);
   } finally {
     await Promise.all(threads.map((thread) => thread.terminate()));
@@ -97,16 +104,21 @@ async function withTwoThreads<T>(moduleUrl: URL, setUp: string, workerData: unkn
 
 /** W6: the same copy, with 2 threads touching the new buffer's pages from its far end meanwhile. */
 function shareArrayHelpedMs(spec: WorkloadSpec): Promise<number> {
-  const setUp = `({ touchShared }, parentPort) =>
-    parentPort.on('message', ({ buffer, states }) => { touchShared(buffer, states); parentPort.postMessage('done'); })`;
-  return withTwoThreads(new URL('../dist/shared-copy.js', import.meta.url), setUp, undefined, async (helpers) => {
-    const answer = () => Promise.all(helpers.map((helper) => new Promise((resolve) => helper.once('message', resolve))));
+  const source = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(new URL('../dist/shared-copy.js', import.meta.url).href)}).then(({ touchShared }) => {
+      parentPort.on('message', ({ buffer, states }) => { touchShared(buffer, states); parentPort.postMessage('done'); });
+      parentPort.postMessage('ready');
+    });`;
+  return withTwoThreads(() => new Worker(source, { eval: true }), async (helpers) => {
+    const answers = () => Promise.all(helpers.map(nextMessage));
+    await answers(); // ready: idle when the copy starts, as joblib-ts's helpers are
     const values = new Uint8Array(filledArray((spec.arrayBytes as number) / 8, 0).buffer);
     const times: number[] = [];
     for (let run = 0; run < REPS; run++) {
       const buffer = new SharedArrayBuffer(values.byteLength);
       const states = copyStates(values.byteLength);
-      const done = answer();
+      const done = answers();
       const started = performance.now();
       for (const helper of helpers) helper.postMessage({ buffer, states });
       copyIntoShared(values, buffer, states);
@@ -117,51 +129,42 @@ function shareArrayHelpedMs(spec: WorkloadSpec): Promise<number> {
   });
 }
 
-/** Runs task `indices` on `threads`, each thread taking the next index as it answers the last; the sum of the answers. */
-async function runEachIndex(threads: readonly Worker[], indices: readonly number[]): Promise<number> {
-  let next = 0;
-  let total = 0;
-  await Promise.all(
-    threads.map(
-      (thread) =>
-        new Promise<void>((resolve) => {
-          const take = (result?: number) => {
-            if (result !== undefined) total += result;
-            if (next < indices.length) return thread.postMessage(indices[next++]);
-            thread.off('message', take);
-            resolve();
-          };
-          thread.on('message', take);
-          take();
-        }),
-    ),
-  );
-  return total;
-}
-
 /**
- * W6's tasks alone: the loop over them against 2 bare worker threads running them on an array
- * already in shared memory, one task index per message; alternating, the median of the speedups.
+ * W6's tasks alone: the loop over them against 2 bare worker threads (the comparison's "one message
+ * per worker" worker) running them on an array already in shared memory, each thread taking the
+ * next task as it answers the last; alternating, the median of the speedups.
  */
 function sharedTasksSpeedup(spec: WorkloadSpec, c: Comparison): Promise<number> {
   const [values, , count, passes] = buildArgs(spec, c.calibration, false)[0] as [Float64Array, number, number, number];
   const shared = new Float64Array(new SharedArrayBuffer(values.byteLength));
   shared.set(values);
-  const setUp = `({ sliceSum }, parentPort, { buffer, count, passes }) => {
-    const values = new Float64Array(buffer);
-    parentPort.on('message', (index) => parentPort.postMessage(sliceSum(values, index, count, passes)));
-  }`;
-  const workerData = { buffer: shared.buffer, count, passes };
-  return withTwoThreads(new URL('./tasks.mjs', import.meta.url), setUp, workerData, async (threads) => {
-    const indices = Array.from({ length: count }, (_, i) => i);
-    await runEachIndex(threads, indices.slice(0, 4)); // compiles sliceSum in both threads
+  const indices = Array.from({ length: count }, (_, i) => i);
+  const worker = new URL('./systems/worker-threads-worker.mjs', import.meta.url);
+  return withTwoThreads(() => new Worker(worker), async (threads) => {
+    /** The sum of the tasks' results; a view of shared memory travels without its array being copied. */
+    const runTasks = async (list: readonly number[]): Promise<number> => {
+      let next = 0;
+      let total = 0;
+      await Promise.all(
+        threads.map(async (thread) => {
+          while (next < list.length) {
+            const answer = nextMessage(thread);
+            thread.postMessage({ task: 'sliceSum', argsList: [[shared, list[next++], count, passes]] });
+            const [result] = (await answer) as number[]; // awaited before `total` is read: the two threads' sums interleave
+            total += result as number;
+          }
+        }),
+      );
+      return total;
+    };
+    await runTasks(indices.slice(0, 4)); // compiles sliceSum in both threads
     const speedups: number[] = [];
     for (let run = 0; run < REPS; run++) {
       let started = performance.now();
       const expected = indices.reduce((sum, i) => sum + sliceSum(shared, i, count, passes), 0);
       const loopMs = performance.now() - started;
       started = performance.now();
-      const total = await runEachIndex(threads, indices);
+      const total = await runTasks(indices);
       const parallelMs = performance.now() - started;
       if (total !== expected) throw new Error(`W6 tasks on bare worker threads: sum ${total}, the loop's ${expected}`);
       speedups.push(loopMs / parallelMs);
@@ -195,7 +198,8 @@ export async function measureLimits(c: Comparison): Promise<Limit[]> {
       });
     } else if (spec.kind === 'shared') {
       const ms = shareArrayMs(spec);
-      const helped = await shareArrayHelpedMs(spec);
+      // joblib-ts asks for help only with copies this large (quick mode's array is smaller).
+      const helped = (spec.arrayBytes as number) >= HELPED_COPY_BYTES ? await shareArrayHelpedMs(spec) : undefined;
       const tasksSpeedup = await sharedTasksSpeedup(spec, c);
       const tasksMs = loopMs / tasksSpeedup;
       limits.push({
@@ -204,7 +208,7 @@ export async function measureLimits(c: Comparison): Promise<Limit[]> {
         ...measured,
         shares: [
           { what: 'copying the array into new shared memory', ms, bestMs: ms + tasksMs },
-          { what: 'the same, 2 idle threads touching its pages from the far end', ms: helped, bestMs: helped + tasksMs },
+          ...(helped === undefined ? [] : [{ what: 'the same, 2 idle threads touching its pages from the far end', ms: helped, bestMs: helped + tasksMs }]),
           {
             what: 'none: the tasks alone, on 2 bare worker threads and the array shared in advance',
             ms: undefined,
@@ -222,7 +226,7 @@ export function limitsMarkdown(limits: readonly Limit[]): string {
   const lines = [
     '# What bounds W1, W5 and W6',
     '',
-    `Written by \`npm run bench\` (bench/limits.ts): the work the calling thread cannot hand to a worker, timed in one thread (medians of ${REPS}), and the best speedup it leaves with 2 workers on 2 CPUs. W1: the tasks wait for it, so a call takes at least this time plus half the loop. W6: the tasks wait for the copy, so a call takes at least the copy plus the tasks' time on 2 threads, measured on bare worker threads (last W6 row). W5: it overlaps the tasks, but shares the CPUs with them, so a call takes at least max(copies, (copies + loop) / 2). The loop and joblib-ts times are the comparison's medians, and the speedup in the last column is the median of the runs' speedups, as in the tables above.`,
+    `Written by \`npm run bench\` (bench/limits.ts): the work the calling thread cannot hand to a worker, timed after the comparison (medians of ${REPS}), and the best speedup it leaves with 2 workers on 2 CPUs. W1: the tasks wait for it, so a call takes at least this time plus half the loop. W6: the tasks wait for the copy, so a call takes at least the copy plus the tasks' time on 2 threads, measured on bare worker threads (last W6 row). W5: it overlaps the tasks, but shares the CPUs with them, so a call takes at least max(copies, (copies + loop) / 2). The loop and joblib-ts times are the comparison's medians, and the speedup in the last column is the median of the runs' speedups, as in the tables above.`,
     '',
     "| Workload | Loop | Calling thread's share | Its time | Best possible | Best speedup | Target | joblib-ts 'auto' |",
     '|---|--:|---|--:|--:|--:|--:|--:|',

@@ -43,6 +43,8 @@ export interface SystemDef {
   /** Adapter file in bench/systems/. */
   readonly file: string;
   readonly variant?: string;
+  /** A variant shown in the cells of the system it varies (W5), not in a column of its own: which, and what differs. */
+  readonly variantOf?: { readonly system: SystemId; readonly what: string };
   /** Whether the system runs this workload. */
   runs(spec: WorkloadSpec): boolean;
 }
@@ -87,6 +89,7 @@ export function systemDefs(pythonLabel = 'Python joblib'): SystemDef[] {
       runtime: 'node',
       file: 'joblib-ts.ts',
       variant: 'shared',
+      variantOf: { system: 'joblib-ts-auto', what: 'arrays in shared memory' },
       runs: (s) => s.kind === 'arrays',
     },
     { id: 'piscina', label: `piscina ${version('piscina')}`, color: '#1f77b4', runtime: 'node', file: 'piscina.ts', variant: 'copy', runs: (s) => parallelKinds.has(s.kind) },
@@ -97,6 +100,7 @@ export function systemDefs(pythonLabel = 'Python joblib'): SystemDef[] {
       runtime: 'node',
       file: 'piscina.ts',
       variant: 'move',
+      variantOf: { system: 'piscina', what: 'buffers moved' },
       runs: (s) => s.kind === 'arrays',
     },
     { id: 'workerpool', label: `workerpool ${version('workerpool')}`, color: '#2ca02c', runtime: 'node', file: 'workerpool.ts', runs: (s) => parallelKinds.has(s.kind) },

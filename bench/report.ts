@@ -23,16 +23,9 @@ interface PythonMemoryResult {
 
 const MIB = 1024 * 1024;
 
-/** W5's variants, each shown in the cell of the system it varies: piscina moving the buffers, joblib-ts given arrays in shared memory. */
-const W5_VARIANT_OF: Partial<Record<SystemId, { readonly id: SystemId; readonly what: string }>> = {
-  piscina: { id: 'piscina-move', what: 'buffers moved' },
-  'joblib-ts-auto': { id: 'joblib-ts-shared', what: 'arrays in shared memory' },
-};
-const W5_VARIANTS: ReadonlySet<SystemId> = new Set(Object.values(W5_VARIANT_OF).map((variant) => variant.id));
-
-/** Columns of the speedup tables: every system but the loop (a column of times) and the W5 variants. */
+/** Columns of the speedup tables: every system but the loop (a column of times) and the variants shown in others' cells. */
 function columns(c: Comparison): SystemDef[] {
-  return c.systems.filter((s) => s.id !== 'loop' && !W5_VARIANTS.has(s.id) && s.runtime === 'node').concat(pythonColumn(c));
+  return c.systems.filter((s) => s.id !== 'loop' && !s.variantOf && s.runtime === 'node').concat(pythonColumn(c));
 }
 
 /** The Python column, present even when Python joblib was skipped (its cells then say so). */
@@ -136,9 +129,7 @@ export function comparisonMarkdown(c: Comparison): string {
       skippedOr(c, system, spec, () => {
         const cell = cellStats(c, spec.id, system.id);
         if (spec.kind === 'cold') return cell.time ? formatMs(cell.time.median) : cell.problems.length > 0 ? 'failed' : '—';
-        let text = ratioText(cell);
-        if (spec.kind === 'arrays') text += w5Variants(c, spec, system.id);
-        return text;
+        return ratioText(cell) + variantFigures(c, spec, system.id);
       }),
     );
     const loopText = spec.kind === 'cold' ? '—' : loop.time ? formatMs(loop.time.median) : 'failed';
@@ -186,11 +177,12 @@ function problems(c: Comparison): string[] {
   return out.length > 0 ? ['Failed runs:', '', ...out, ''] : [];
 }
 
-/** The figure of `system`'s W5 variant, for its cell (see {@link W5_VARIANT_OF}). */
-function w5Variants(c: Comparison, spec: WorkloadSpec, system: SystemId): string {
-  const variant = W5_VARIANT_OF[system];
-  if (!variant || !c.systems.some((s) => s.id === variant.id)) return '';
-  return `; ${variant.what}: ${ratioText(cellStats(c, spec.id, variant.id))}`;
+/** The figures of `system`'s variants that ran `spec`, for its cell (see {@link SystemDef.variantOf}). */
+function variantFigures(c: Comparison, spec: WorkloadSpec, system: SystemId): string {
+  return c.systems
+    .filter((s) => s.variantOf?.system === system && s.runs(spec))
+    .map((s) => `; ${s.variantOf?.what}: ${ratioText(cellStats(c, spec.id, s.id))}`)
+    .join('');
 }
 
 function w5Section(c: Comparison): string[] {

@@ -106,7 +106,7 @@ async function runJob(adapter: Adapter, job: Job): Promise<JobResult> {
   const task = taskOf(spec);
   const session = await adapter.open(task, job);
   try {
-    const prepare = (argsList: unknown[][]) => (session.prepare ? session.prepare(argsList) : argsList);
+    const prepare = (argsList: unknown[][]) => session.prepare?.(argsList) ?? argsList;
     let warmArgs: unknown[][] | undefined = prepare(buildArgs(spec, job.calibration, true));
     const warm = await session.run(warmArgs);
     if (warm.length !== warmArgs.length) throw new Error(`The warm-up gave ${warm.length} results for ${warmArgs.length} tasks`);

@@ -2,6 +2,8 @@
  * What Memory costs, through its public API, in one process (medians):
  * - a hit served from the in-memory LRU (hashing the arguments included);
  * - a hit served from SQLite by a freshly opened Memory (cold LRU, connection opened by a warm-up read);
+ * - what SQLite itself takes to read one entry there: the store's own reading connection and prepared
+ *   statement (src/sqlite-connection.ts), one key at a time, with and without a pause between reads;
  * - the time a miss adds to the computation itself (lookup, encoding, one synced write);
  * - hashing a 64 MiB Float64Array, next to raw node:crypto over the same bytes;
  * - rerunning a finished 10,000-task Parallel sweep of a cached function.
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Memory, Parallel, delayed } from '../dist/index.js';
+import { Reader } from '../dist/sqlite-connection.js';
 import { hashThroughput } from './hash-throughput.js';
 import { median } from './stats.js';
 
@@ -24,6 +27,8 @@ export interface MemoryBenchResult {
   /** The first pass of LRU hits, right after the misses (the warm-up of {@link lruHitUs}). */
   readonly lruFirstPassUs: number;
   readonly sqliteHitUs: number;
+  /** The store's statement alone, reading one entry: right after the previous read, and after a busy pause of `pauseUs`. */
+  readonly sqliteReadUs: { readonly backToBack: number; readonly afterPause: number; readonly pauseUs: number };
   readonly missOverheadUs: number;
   readonly hashMibPerSec: number;
   readonly cryptoMibPerSec: Record<string, number>;
@@ -80,6 +85,7 @@ export async function memoryBench(options: { quick?: boolean; sweepTasks?: numbe
     const freshCached = fresh.cache(evaluate);
     await freshCached(params(0));
     const sqliteUs = await timeHits(freshCached, 1);
+    const sqliteReadUs = await timeSqliteReads(location);
     // The sweep: computed once, then rerun.
     const sweepTasks = options.sweepTasks ?? 10_000;
     const cachedCube = fresh.cache(cube);
@@ -96,6 +102,7 @@ export async function memoryBench(options: { quick?: boolean; sweepTasks?: numbe
       lruHitUs: median(lruUs),
       lruFirstPassUs: median(lruFirstPassUs),
       sqliteHitUs: median(sqliteUs),
+      sqliteReadUs,
       missOverheadUs: median(missUs),
       hashMibPerSec: hashing.mibPerSec,
       cryptoMibPerSec: hashing.cryptoMibPerSec,
@@ -105,6 +112,42 @@ export async function memoryBench(options: { quick?: boolean; sweepTasks?: numbe
     };
   } finally {
     await rm(location, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Between two hits, the caller's code and the library's run for some microseconds: long enough for
+ * the thread that runs SQLite's statements (node-sqlite3 runs them on libuv's thread pool) to go to
+ * sleep, and waking it costs time. A busy pause of this length stands in for that code.
+ */
+const PAUSE_BETWEEN_READS_US = 20;
+
+/**
+ * Reads every entry of the cache at `location` once through the store's own reading connection and
+ * prepared statement (the query a hit runs), timing each read: back to back, then each after
+ * {@link PAUSE_BETWEEN_READS_US}. Medians in µs.
+ */
+async function timeSqliteReads(location: string): Promise<MemoryBenchResult['sqliteReadUs']> {
+  const reader = await Reader.open(join(location, 'cache.sqlite'), 1000);
+  try {
+    const keys = (await reader.all('SELECT key FROM keyv')).map((row) => String(row['key']));
+    const timeReads = async (pauseUs: number): Promise<number> => {
+      const us: number[] = [];
+      for (const key of keys) {
+        const pauseEnd = performance.now() + pauseUs / 1000;
+        while (performance.now() < pauseEnd); // busy, as the code between two hits is
+        const t0 = performance.now();
+        const rows = await reader.entries([key]);
+        us.push((performance.now() - t0) * 1000);
+        if (rows.length !== 1) throw new Error(`expected 1 row for a stored key, got ${rows.length}`);
+      }
+      return median(us);
+    };
+    await timeReads(0); // warm-up: the statement prepared, the pages in the page cache
+    const backToBack = await timeReads(0);
+    return { backToBack, afterPause: await timeReads(PAUSE_BETWEEN_READS_US), pauseUs: PAUSE_BETWEEN_READS_US };
+  } finally {
+    await reader.close();
   }
 }
 
@@ -121,6 +164,7 @@ function memoryMarkdown(r: MemoryBenchResult): string {
     `| Hit served from the in-memory LRU (hashing included), warm | ${r.lruHitUs.toFixed(1)} µs |`,
     `| The same, first pass over the keys (the warm-up, right after the misses) | ${r.lruFirstPassUs.toFixed(1)} µs |`,
     `| Hit served from SQLite by a freshly opened Memory | ${r.sqliteHitUs.toFixed(1)} µs |`,
+    `| Of which SQLite's own read, the store's statement alone: after a ${r.sqliteReadUs.pauseUs} µs pause / back to back | ${r.sqliteReadUs.afterPause.toFixed(1)} / ${r.sqliteReadUs.backToBack.toFixed(1)} µs |`,
     `| Overhead a miss adds to the computation | ${r.missOverheadUs.toFixed(1)} µs |`,
     `| hash() of a 64 MiB Float64Array | ${Math.round(r.hashMibPerSec)} MiB/s (raw node:crypto: ${crypto}) |`,
     `| Parallel(2) over ${r.sweepTasks.toLocaleString('en')} cached tasks, first run | ${r.sweepFirstMs.toFixed(0)} ms |`,

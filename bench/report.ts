@@ -331,6 +331,11 @@ function cacheSection(c: Comparison): string[] {
     '|---|--:|--:|',
     row('Hit in the cache that stored it', ts && `${us(ts.lruHitUs)} (in-memory LRU, warm; first pass ${us(ts.lruFirstPassUs)})`, py && `${us(py.hitUs)} (from its file)`),
     row('Hit in a freshly opened cache', ts && `${us(ts.sqliteHitUs)} (SQLite)`, py && `${us(py.freshHitUs)} (from its file)`),
+    row(
+      "Of which SQLite's read alone (joblib-ts: the store's prepared statement on its reading connection, after a pause / back to back)",
+      ts && `${us(ts.sqliteReadUs.afterPause)} after ${ts.sqliteReadUs.pauseUs} µs / ${us(ts.sqliteReadUs.backToBack)}`,
+      '—',
+    ),
     row('Time a miss adds to the computation', us(ts?.missOverheadUs), us(py?.missOverheadUs)),
     row('Hash of a 64 MiB Float64Array (numpy array)', rate(ts?.hashMibPerSec), rate(py?.hashMibPerSec)),
     row('Raw digests of the same bytes (node:crypto, hashlib)', rates(ts?.cryptoMibPerSec), rates(py?.cryptoMibPerSec)),

@@ -17,6 +17,7 @@
  * atomic add of 0 took twice as long, 90-100 ms against 40-50 for a plain write on 100 MiB of new
  * pages; the compare-exchange 45 ms.
  */
+
 /** Bytes of a chunk: what a helper takes at a time. */
 export const CHUNK_BYTES = 1 << 20;
 /** Bytes between two touches of a helper: one per page of the smallest size. */

@@ -1,9 +1,10 @@
 /**
- * Garbage collection on request, in any thread; workers use it as follows. A shared copy (see shared-copy.ts) is freed only once no
- * thread refers to it, and a worker that received one holds it, as garbage, until its next
- * collection; a worker whose tasks allocate little may not collect for a long time, so each call
- * with a new 100 MiB array kept 100 MiB more alive (8 calls: 1 GB). The calling thread asks the
- * workers of a call that made large shared copies to collect as it ends (threads-backend.ts).
+ * Garbage collection on request, in the thread that asks. Workers need it for shared copies (see
+ * shared-copy.ts): a copy is freed only once no thread refers to it, and a worker that received one
+ * holds it, as garbage, until its next collection. A worker whose tasks allocate little may not
+ * collect for a long time, so each call with a new 100 MiB array kept 100 MiB more alive (8 calls:
+ * 1 GB). The calling thread asks the workers of a call that made large shared copies to collect as
+ * it ends (threads-backend.ts).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -221,10 +221,13 @@ export async function measureLimits(c: Comparison): Promise<Limit[]> {
   return limits;
 }
 
+/** The heading of this section of bench/RESULTS.md. */
+export const LIMITS_TITLE = '# What bounds W1, W5 and W6';
+
 /** The section of bench/RESULTS.md. */
 export function limitsMarkdown(limits: readonly Limit[]): string {
   const lines = [
-    '# What bounds W1, W5 and W6',
+    LIMITS_TITLE,
     '',
     `Written by \`npm run bench\` (bench/limits.ts): the work the calling thread cannot hand to a worker, timed after the comparison (medians of ${REPS}), and the best speedup it leaves with 2 workers on 2 CPUs. W1: the tasks wait for it, so a call takes at least this time plus half the loop. W6: the tasks wait for the copy, so a call takes at least the copy plus the tasks' time on 2 threads, measured on bare worker threads (last W6 row). W5: it overlaps the tasks, but shares the CPUs with them, so a call takes at least max(copies, (copies + loop) / 2). The loop and joblib-ts times are the comparison's medians, and the speedup in the last column is the median of the runs' speedups, as in the tables above.`,
     '',

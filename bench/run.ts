@@ -24,7 +24,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { autoBatchMarkdown } from './auto-batch.js';
 import { runComparison, type SystemId } from './compare.js';
-import { limitsMarkdown, measureLimits } from './limits.js';
+import { LIMITS_TITLE, limitsMarkdown, measureLimits } from './limits.js';
 import { comparisonMarkdown, speedupSeries } from './report.js';
 import { speedupSvg } from './svg.js';
 
@@ -51,7 +51,7 @@ const limitsSection = await measureLimits(comparison).then(
   (limits) => (limits.length > 0 ? [limitsMarkdown(limits)] : []),
   (error: unknown) => {
     console.error(error);
-    return [`# What bounds W1, W5 and W6\n\nNot measured: bench/limits.ts failed (${(error as Error)?.message ?? String(error)}).\n`];
+    return [`${LIMITS_TITLE}\n\nNot measured: bench/limits.ts failed (${(error as Error)?.message ?? String(error)}).\n`];
   },
 );
 const markdown = [
